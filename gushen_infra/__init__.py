@@ -1,0 +1,1 @@
+"""GuShen's production platform on K3s, as a Pulumi program."""

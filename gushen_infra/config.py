@@ -1,0 +1,307 @@
+"""Stack configuration: read the ``gushen:`` namespace once and validate it into typed settings.
+
+This is the only module that reads Pulumi config. Components receive the typed
+settings (or values taken from them) as arguments. Every problem in the config
+is reported at once, one line per problem, naming the key and quoting the value,
+before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from . import quantity
+
+NAMESPACE = "gushen"
+
+#: Secret keys: read with ``require_secret``/``get_secret``, never committed.
+REQUIRED_SECRETS = ("deepseekApiKey", "databasePassword", "lurusApiKey")
+OPTIONAL_SECRETS = ("kubeconfig",)
+SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_IMAGE = re.compile(r"^(?P<repo>[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?)(:(?P<tag>[\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})?$")
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack config; ``problems`` holds one message per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid stack config:\n  " + "\n  ".join(problems))
+
+
+# --- value types -------------------------------------------------------------------------------
+
+
+def _quantity(value: str) -> str:
+    if not quantity.is_quantity(value):
+        raise ValueError("malformed quantity")
+    return value
+
+
+def _domain(value: str) -> str:
+    if "." not in value or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError("invalid domain (want a lower-case DNS name such as gushen.lurus.cn)")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError("invalid name (want a DNS-1123 label: lower-case letters, digits, '-')")
+    return value
+
+
+def _node_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty node name")
+    if not _DNS_SUBDOMAIN.match(value):
+        raise ValueError("invalid node name (want a DNS-1123 subdomain)")
+    return value
+
+
+def _image(value: str) -> str:
+    match = _IMAGE.match(value)
+    if not match:
+        raise ValueError("invalid image reference")
+    if not match["tag"] and "@sha256:" not in value:
+        raise ValueError("image has no tag (pin a version: the nodes hold imported images only)")
+    if match["tag"] == "latest":
+        raise ValueError("image is tagged 'latest' (pin a version)")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        raise ValueError("invalid URL (want http:// or https://)")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Domain = Annotated[str, AfterValidator(_domain)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+NodeName = Annotated[str, AfterValidator(_node_name)]
+Image = Annotated[str, AfterValidator(_image)]
+Url = Annotated[str, AfterValidator(_http_url)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Replicas = Annotated[int, Field(ge=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False
+    )
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+class Nodes(_Model):
+    """Node names (``kubernetes.io/hostname``) that pin each tier."""
+
+    web: NodeName
+    api: NodeName
+    data: NodeName
+
+
+class Compute(_Model):
+    cpu: Quantity
+    memory: Quantity
+
+
+class Resources(_Model):
+    requests: Compute
+    limits: Compute
+
+    def problems(self, key: str) -> list[str]:
+        out = []
+        for res in ("cpu", "memory"):
+            req, lim = getattr(self.requests, res), getattr(self.limits, res)
+            if quantity.parse(req) > quantity.parse(lim):
+                out.append(f"{key}.requests.{res}: request {req!r} is above the limit {lim!r}")
+        return out
+
+
+class ProbeTiming(_Model):
+    initial_delay_seconds: Annotated[int, Field(ge=0)]
+    period_seconds: Annotated[int, Field(ge=1)]
+    timeout_seconds: Annotated[int, Field(ge=1)]
+    failure_threshold: Annotated[int, Field(ge=1)]
+
+
+class HttpProbes(_Model):
+    """Liveness and readiness ``GET <path>`` on the container port."""
+
+    path: Annotated[str, Field(pattern=r"^/")]
+    liveness: ProbeTiming
+    readiness: ProbeTiming
+
+
+class Tier(_Model):
+    """One stateless HTTP tier (web or api)."""
+
+    image: Image
+    replicas: Replicas
+    port: Port
+    resources: Resources
+    probes: HttpProbes
+
+
+class App(_Model):
+    """Non-secret application settings, delivered through ConfigMap ``ai-qtrd-config``."""
+
+    deepseek_api_base: Url
+    deepseek_model: Annotated[str, Field(min_length=1)]
+    lurus_api_url: Url
+    cors_origins: Annotated[list[Url], Field(min_length=1)]
+
+
+class Postgres(_Model):
+    """The external PostgreSQL server (outside the cluster's namespace)."""
+
+    host: NodeName
+    port: Port
+    database: Annotated[str, Field(min_length=1)]
+    user: Annotated[str, Field(min_length=1)]
+
+
+class Settings(_Model):
+    """Everything under ``gushen:`` except secrets."""
+
+    domain: Domain
+    namespace: DnsLabel
+    cluster_identifier: Annotated[str, Field(min_length=1)]
+    render_yaml_to_directory: Optional[str] = None
+    nodes: Nodes
+    web: Tier
+    api: Tier
+    app: App
+    postgres: Postgres
+
+    def problems(self) -> list[str]:
+        """Cross-field checks that pydantic's per-field validation cannot express."""
+        out = []
+        for tier in ("web", "api"):
+            out += getattr(self, tier).resources.problems(f"{NAMESPACE}:{tier}.resources")
+        return out
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret config values, as Pulumi secret outputs."""
+
+    deepseek_api_key: pulumi.Output[str]
+    """AI model API key (``DEEPSEEK_API_KEY``)."""
+    database_password: pulumi.Output[str]
+    """PostgreSQL password (``DATABASE_PASSWORD``, and inside ``DATABASE_URL``)."""
+    lurus_api_key: pulumi.Output[str]
+    """Lurus API key (``LURUS_API_KEY``)."""
+    kubeconfig: Optional[pulumi.Output[str]]
+    """The K3s kubeconfig; ``None`` means ``KUBECONFIG`` or ``~/.kube/config``."""
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def _decode(value: Any) -> Any:
+    """Config values arrive as strings; structured ones and numbers as JSON text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, (dict, list, int, float, bool)) else value
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, sort_keys=True)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return repr(value)
+
+
+def _format(error: Mapping[str, Any], allowed: Collection[str]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    key = f"{NAMESPACE}:" + ".".join(loc)
+    kind = error["type"]
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind == "extra_forbidden":
+        hint = difflib.get_close_matches(loc[-1], allowed, n=1) if len(loc) == 1 else []
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else " (a typo?)"
+        return f"{key}: unknown key{suggestion}, value {_quote(error['input'])}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {message} (got {_quote(error['input'])})"
+
+
+def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
+    """Validate the ``gushen:`` config (keys without the namespace prefix) into settings.
+
+    ``secret_keys`` are the keys Pulumi holds as secrets. Raises :class:`ConfigError`
+    with every problem found.
+    """
+    problems: list[str] = []
+    plain: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in SECRET_KEYS:
+            if key not in secret_keys:
+                problems.append(
+                    f"{NAMESPACE}:{key}: must be a secret "
+                    f"(pulumi config set --secret {NAMESPACE}:{key} ...), not plain text"
+                )
+            continue
+        plain[key] = _decode(value)
+    for key in REQUIRED_SECRETS:
+        if key not in raw:
+            problems.append(
+                f"{NAMESPACE}:{key}: required secret is missing "
+                f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
+            )
+    allowed = [field.alias or name for name, field in Settings.model_fields.items()] + list(SECRET_KEYS)
+    settings = None
+    try:
+        settings = Settings.model_validate(plain)
+    except ValidationError as exc:
+        problems += [_format(error, allowed) for error in exc.errors()]
+    if settings is not None:
+        problems += settings.problems()
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return settings
+
+
+def _raw_pulumi_config() -> tuple[dict[str, Any], set[str]]:
+    from pulumi.runtime import config as runtime_config
+
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    raw = {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+    secret = {k for k in raw if runtime_config.is_config_secret(prefix + k)}
+    secret |= {k[len(prefix):] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
+    return raw, secret
+
+
+def load() -> tuple[Settings, Secrets]:
+    """Read and validate this stack's config. The program's single entry point to config."""
+    raw, secret_keys = _raw_pulumi_config()
+    settings = validate(raw, secret_keys)
+    cfg = pulumi.Config(NAMESPACE)
+    secrets = Secrets(
+        deepseek_api_key=cfg.require_secret("deepseekApiKey"),
+        database_password=cfg.require_secret("databasePassword"),
+        lurus_api_key=cfg.require_secret("lurusApiKey"),
+        kubeconfig=cfg.get_secret("kubeconfig"),
+    )
+    return settings, secrets

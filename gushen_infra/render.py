@@ -1,0 +1,213 @@
+"""Offline render: run ``__main__.py`` under Pulumi's mock runtime and write plain manifests.
+
+``python -m gushen_infra.render --stack prod --out rendered/prod`` reads ``Pulumi.prod.yaml``
+exactly as the CLI would hand it to the program (secret values replaced by obvious
+placeholders), runs the real program, and writes every Kubernetes object to
+``<out>/manifests.yaml`` in an order ``kubectl apply -f`` accepts. Exit 0 on success,
+2 on bad config (nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+
+from . import config
+
+PROJECT = "gushen-infra"
+ROOT = Path(__file__).resolve().parent.parent
+#: What the engine sends in place of a secret value.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+#: Apply order: what others live in or refer to comes first (as Helm orders its installs).
+KIND_ORDER = [
+    "Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap",
+    "StorageClass", "PersistentVolumeClaim", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+    "Service", "DaemonSet", "Deployment", "StatefulSet", "Job", "CronJob",
+    "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
+]
+
+
+def placeholder(key: str) -> str:
+    """An obviously fake secret value (never a real one) for the render."""
+    return f"PLACEHOLDER-{key}"
+
+
+@dataclass
+class Recorded:
+    """One resource registration as the engine sees it."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    provider: Optional[str] = None
+    urn: str = ""
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Mocks that record every registration and echo its inputs as outputs."""
+
+    resources: list[Recorded] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == RANDOM_PASSWORD:
+            outputs["result"] = placeholder(args.name)
+        self.resources.append(
+            Recorded(args.typ, args.name, dict(args.inputs), args.provider, f"{args.typ}::{args.name}")
+        )
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}, None
+
+
+def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+    """The config map the CLI would pass for ``Pulumi.<stack>.yaml``, with secret placeholders.
+
+    Values are strings (structured ones as JSON), keyed ``namespace:key``; the second item
+    lists the keys Pulumi would treat as secrets.
+    """
+    path = root / f"Pulumi.{stack}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise config.ConfigError([f"{path.name}: cannot read stack file ({exc})"]) from exc
+    entries = document.get("config") or {}
+    values: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in entries.items():
+        if isinstance(value, Mapping) and "secure" in value:
+            values[key] = placeholder(key.split(":", 1)[-1])
+            secret_keys.append(key)
+        else:
+            values[key] = value if isinstance(value, str) else json.dumps(value)
+    for secret in config.REQUIRED_SECRETS:
+        full = f"{config.NAMESPACE}:{secret}"
+        if full not in values:
+            values[full] = placeholder(secret)
+            secret_keys.append(full)
+    return values, secret_keys
+
+
+def run_program(
+    stack: str = "prod",
+    root: Path = ROOT,
+    overrides: Optional[Mapping[str, Any]] = None,
+    program: Optional[Path] = None,
+) -> list[Recorded]:
+    """Run the Pulumi program under mocks and return every registration it made.
+
+    ``overrides`` replaces top-level ``gushen:`` keys (plain values; ``None`` deletes).
+    Raises :class:`gushen_infra.config.ConfigError` for bad config.
+    """
+    values, secret_keys = stack_config(stack, root)
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{config.NAMESPACE}:{key}"
+        if value is None:
+            values.pop(full, None)
+        else:
+            values[full] = value if isinstance(value, str) else json.dumps(value)
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(values, secret_keys)
+    main = program or root / "__main__.py"
+
+    @pulumi.runtime.test
+    def _run():
+        runpy.run_path(str(main), run_name="__main__")
+
+    cwd = os.getcwd()
+    sys.path.insert(0, str(root))
+    try:
+        os.chdir(root)
+        _run()
+    finally:
+        os.chdir(cwd)
+        sys.path.remove(str(root))
+    return mocks.resources
+
+
+# --- manifests ---------------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """Engine values as plain YAML: secrets unwrapped, integral floats back to ints."""
+    if isinstance(value, Mapping):
+        if value.get(SECRET_SIG) is not None and "value" in value:
+            return plain(value["value"])
+        return {k: plain(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def is_kubernetes_object(rec: Recorded) -> bool:
+    return rec.type.startswith("kubernetes:") and not rec.type.startswith("pulumi:providers:")
+
+
+def to_manifest(rec: Recorded) -> dict[str, Any]:
+    body = plain(rec.inputs)
+    head = {k: body.pop(k) for k in ("apiVersion", "kind", "metadata") if k in body}
+    return {**head, **body}
+
+
+def _order(manifest: Mapping[str, Any]) -> int:
+    kind = manifest.get("kind", "")
+    if kind in KIND_ORDER:
+        return KIND_ORDER.index(kind)
+    # Custom resources last: their CRDs are installed on the cluster beforehand.
+    return len(KIND_ORDER)
+
+
+def manifests(resources: Iterable[Recorded]) -> list[dict[str, Any]]:
+    """Every Kubernetes object, as plain manifests in apply order (stable within a kind)."""
+    return sorted((to_manifest(r) for r in resources if is_kubernetes_object(r)), key=_order)
+
+
+def write(out_dir: Path, docs: list[dict[str, Any]]) -> Path:
+    """Write ``manifests.yaml`` atomically: a failed render leaves no partial file behind."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "manifests.yaml"
+    with tempfile.NamedTemporaryFile("w", dir=out_dir, delete=False, suffix=".tmp") as tmp:
+        yaml.safe_dump_all(docs, tmp, sort_keys=False, default_flow_style=False, width=120)
+    os.replace(tmp.name, target)
+    return target
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gushen_infra.render", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="prod", help="stack name: reads Pulumi.<stack>.yaml (default: prod)")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default: rendered/<stack>)")
+    args = parser.parse_args(argv)
+    out_dir = args.out or ROOT / "rendered" / args.stack
+    try:
+        resources = run_program(args.stack)
+    except config.ConfigError as exc:
+        print(f"render: stack {args.stack!r} has invalid config; nothing was written:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    docs = manifests(resources)
+    target = write(out_dir, docs)
+    print(f"rendered {len(docs)} objects of stack {args.stack!r} to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""A stateless HTTP tier (Deployment + ClusterIP Service), shared by the web and API components."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import config, workload
+from .workload import AppLabels, Json
+
+PORT_NAME = "http"
+
+
+def probe_timing(timing: config.ProbeTiming) -> workload.ProbeTiming:
+    return workload.ProbeTiming(
+        timing.initial_delay_seconds, timing.period_seconds, timing.timeout_seconds, timing.failure_threshold
+    )
+
+
+@dataclass(frozen=True)
+class HttpTier:
+    """The Kubernetes objects of one tier, and how other objects reach it."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    labels: AppLabels
+    port: int
+
+    @property
+    def service_name(self) -> pulumi.Output[str]:
+        return self.service.metadata.apply(lambda m: m.name)
+
+
+def http_tier(
+    parent: pulumi.Resource,
+    name: str,
+    component: str,
+    namespace: pulumi.Input[str],
+    settings: config.Tier,
+    env: Sequence[Json],
+    placement: Json,
+    writable_paths: Sequence[str],
+    pod_annotations: Optional[Mapping[str, pulumi.Input[str]]] = None,
+) -> HttpTier:
+    labels = AppLabels(name, component, workload.image_tag(settings.image))
+    probes = settings.probes
+    main = workload.Container(
+        name=component,
+        image=settings.image,
+        resources=settings.resources.model_dump(),
+        ports={PORT_NAME: settings.port},
+        env=env,
+        liveness=workload.http_probe(probes.path, settings.port, probe_timing(probes.liveness)),
+        readiness=workload.http_probe(probes.path, settings.port, probe_timing(probes.readiness)),
+        writable_paths=writable_paths,
+    )
+    template = workload.pod_template(labels, workload.pod_spec([main], placement), pod_annotations)
+    opts = pulumi.ResourceOptions(parent=parent)
+    service = k8s.core.v1.Service(
+        name,
+        metadata=workload.metadata(name, namespace, labels),
+        spec=workload.service_spec(labels, {PORT_NAME: settings.port}),
+        opts=opts,
+    )
+    deployment = k8s.apps.v1.Deployment(
+        name,
+        metadata=workload.metadata(name, namespace, labels),
+        spec=workload.deployment_spec(labels, settings.replicas, template),
+        opts=opts,
+    )
+    return HttpTier(deployment, service, labels, settings.port)

@@ -1,0 +1,290 @@
+"""The one workload builder: labels, containers, probes, security contexts and pod templates.
+
+Every pod of the platform is built here, so the secure defaults (non-root, read-only root
+filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp, no
+service-account token, local images only) are written once. The functions return plain
+Kubernetes-shaped dicts (camelCase), which is also what the engine, the render and the
+policy pack see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+
+PART_OF = "gushen"
+MANAGED_BY = "pulumi"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+#: The cluster pulls from no registry: images are imported on the nodes (spec section 7).
+IMAGE_PULL_POLICY = "Never"
+TERMINATION_GRACE_SECONDS = 30
+PRE_STOP_SLEEP_SECONDS = 5
+APP_UID = 1000
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppLabels:
+    """Labels of one application, computed once and reused by selectors and Services."""
+
+    name: str
+    """``app.kubernetes.io/name`` and ``app`` (the spec's kubectl commands select on ``app``)."""
+    component: str
+    """``app.kubernetes.io/component``: web, api, cache, ..."""
+    version: Optional[str] = None
+    """``app.kubernetes.io/version``, usually the image tag; never part of a selector."""
+
+    @property
+    def selector(self) -> dict[str, str]:
+        """The immutable subset used by Deployment/StatefulSet selectors and Services."""
+        return {"app": self.name, "app.kubernetes.io/name": self.name}
+
+    @property
+    def all(self) -> dict[str, str]:
+        labels = {
+            **self.selector,
+            "app.kubernetes.io/component": self.component,
+            "app.kubernetes.io/part-of": PART_OF,
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+        }
+        if self.version:
+            labels["app.kubernetes.io/version"] = self.version
+        return labels
+
+
+def image_tag(image: str) -> Optional[str]:
+    """The tag of ``repo:tag`` (``None`` for an untagged or digest-only reference)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def metadata(name: str, namespace: pulumi.Input[str], labels: AppLabels, **extra: Any) -> Json:
+    return {"name": name, "namespace": namespace, "labels": labels.all, **extra}
+
+
+def checksum(data: Any) -> str:
+    """A stable digest of config data, for pod annotations that roll pods on a change."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+# --- probes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProbeTiming:
+    initial_delay_seconds: int
+    period_seconds: int
+    timeout_seconds: int
+    failure_threshold: int
+
+    def as_dict(self) -> Json:
+        return {
+            "initialDelaySeconds": self.initial_delay_seconds,
+            "periodSeconds": self.period_seconds,
+            "timeoutSeconds": self.timeout_seconds,
+            "failureThreshold": self.failure_threshold,
+        }
+
+
+def http_probe(path: str, port: int | str, timing: ProbeTiming) -> Json:
+    return {"httpGet": {"path": path, "port": port}, **timing.as_dict()}
+
+
+def exec_probe(command: Sequence[str], timing: ProbeTiming) -> Json:
+    return {"exec": {"command": list(command)}, **timing.as_dict()}
+
+
+# --- env ---------------------------------------------------------------------------------------
+
+
+def env_value(name: str, value: pulumi.Input[str]) -> Json:
+    return {"name": name, "value": value}
+
+
+def env_secret(name: str, secret: pulumi.Input[str], key: Optional[str] = None) -> Json:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key or name}}}
+
+
+def env_config(name: str, config_map: pulumi.Input[str], key: Optional[str] = None) -> Json:
+    return {"name": name, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": key or name}}}
+
+
+# --- containers and pods -----------------------------------------------------------------------
+
+
+def _volume_name(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "root"
+
+
+@dataclass(frozen=True)
+class Container:
+    """What differs between containers; everything else is a secure default."""
+
+    name: str
+    image: str
+    resources: Mapping[str, Mapping[str, str]]
+    """``{"requests": {"cpu", "memory"}, "limits": {"cpu", "memory"}}``."""
+    ports: Mapping[str, int] = field(default_factory=dict)
+    """Named container ports (``{"http": 3000}``)."""
+    env: Sequence[Json] = ()
+    command: Optional[Sequence[str]] = None
+    args: Optional[Sequence[str]] = None
+    liveness: Optional[Json] = None
+    readiness: Optional[Json] = None
+    writable_paths: Sequence[str] = ("/tmp",)
+    """Directories the app writes to: each becomes an ``emptyDir`` (the root filesystem is read-only)."""
+    volume_mounts: Sequence[Json] = ()
+    run_as_user: int = APP_UID
+    pre_stop_sleep_seconds: Optional[int] = PRE_STOP_SLEEP_SECONDS
+    """Seconds to keep serving after the pod leaves the endpoints, so no request is cut off."""
+
+    @property
+    def writable_volumes(self) -> list[Json]:
+        return [{"name": _volume_name(p), "emptyDir": {}} for p in self.writable_paths]
+
+
+def security_context(run_as_user: int = APP_UID) -> Json:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": run_as_user,
+        "runAsGroup": run_as_user,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container(spec: Container) -> Json:
+    out: Json = {
+        "name": spec.name,
+        "image": spec.image,
+        "imagePullPolicy": IMAGE_PULL_POLICY,
+        "resources": {k: dict(v) for k, v in spec.resources.items()},
+        "securityContext": security_context(spec.run_as_user),
+    }
+    if spec.command is not None:
+        out["command"] = list(spec.command)
+    if spec.args is not None:
+        out["args"] = list(spec.args)
+    if spec.ports:
+        out["ports"] = [
+            {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in spec.ports.items()
+        ]
+    if spec.env:
+        out["env"] = list(spec.env)
+    mounts = [{"name": _volume_name(p), "mountPath": p} for p in spec.writable_paths]
+    mounts += list(spec.volume_mounts)
+    if mounts:
+        out["volumeMounts"] = mounts
+    if spec.liveness:
+        out["livenessProbe"] = spec.liveness
+    if spec.readiness:
+        out["readinessProbe"] = spec.readiness
+    if spec.pre_stop_sleep_seconds:
+        out["lifecycle"] = {
+            "preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {spec.pre_stop_sleep_seconds}"]}}
+        }
+    return out
+
+
+def pin_to_node(node: str) -> Json:
+    """Hard placement: ``nodeSelector`` on the node's hostname label."""
+    return {"nodeSelector": {HOSTNAME_LABEL: node}}
+
+
+def prefer_node(node: str, weight: int = 100) -> Json:
+    """Soft placement: preferred node affinity, so the pod still runs if the node is gone."""
+    term = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}]}
+    return {
+        "affinity": {
+            "nodeAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": weight, "preference": term}]
+            }
+        }
+    }
+
+
+def pod_spec(
+    containers: Sequence[Container],
+    placement: Json,
+    *,
+    init_containers: Sequence[Container] = (),
+    volumes: Sequence[Json] = (),
+    run_as_user: int = APP_UID,
+    termination_grace_seconds: int = TERMINATION_GRACE_SECONDS,
+    service_account: Optional[str] = None,
+) -> Json:
+    """A pod spec with the platform's security defaults and the given placement."""
+    all_volumes: list[Json] = []
+    for spec in (*init_containers, *containers):
+        for volume in spec.writable_volumes:
+            if volume not in all_volumes:
+                all_volumes.append(volume)
+    all_volumes += list(volumes)
+    out: Json = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": termination_grace_seconds,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": run_as_user,
+            "runAsGroup": run_as_user,
+            "fsGroup": run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        **placement,
+        "containers": [container(c) for c in containers],
+    }
+    if init_containers:
+        out["initContainers"] = [container(c) for c in init_containers]
+    if all_volumes:
+        out["volumes"] = all_volumes
+    if service_account:
+        out["serviceAccountName"] = service_account
+    return out
+
+
+def pod_template(labels: AppLabels, spec: Json, annotations: Optional[Mapping[str, str]] = None) -> Json:
+    meta: Json = {"labels": labels.all}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return {"metadata": meta, "spec": spec}
+
+
+def rolling_update(max_unavailable: int | str = 0, max_surge: int | str = 1) -> Json:
+    """Zero-downtime rollout (spec 12.1): start the new pod before stopping the old one."""
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable, "maxSurge": max_surge}}
+
+
+def deployment_spec(labels: AppLabels, replicas: Optional[int], template: Json) -> Json:
+    spec: Json = {
+        "selector": {"matchLabels": labels.selector},
+        "strategy": rolling_update(),
+        "revisionHistoryLimit": 10,
+        "template": template,
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return spec
+
+
+def service_spec(labels: AppLabels, ports: Mapping[str, int], **extra: Any) -> Json:
+    """A ClusterIP Service (Traefik is the only way in) on the labels' selector."""
+    return {
+        "type": "ClusterIP",
+        "selector": labels.selector,
+        "ports": [
+            {"name": name, "port": port, "targetPort": name, "protocol": "TCP"} for name, port in ports.items()
+        ],
+        **extra,
+    }

