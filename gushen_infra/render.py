@@ -15,6 +15,7 @@ import os
 import runpy
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any, Optional
 
 import pulumi
 import yaml
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_root_resource
 
 from . import config
 
@@ -54,6 +57,7 @@ class Recorded:
     inputs: dict[str, Any]
     provider: Optional[str] = None
     urn: str = ""
+    parent: str = ""
 
 
 @dataclass
@@ -66,13 +70,31 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == RANDOM_PASSWORD:
             outputs["result"] = placeholder(args.name)
-        self.resources.append(
-            Recorded(args.typ, args.name, dict(args.inputs), args.provider, f"{args.typ}::{args.name}")
-        )
+        rec = Recorded(args.typ, args.name, dict(args.inputs), args.provider)
+        self.resources.append(rec)
+        _current.rec = rec  # registrations run on several threads; the monitor reads it back
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}, None
+
+
+_current = threading.local()
+
+
+class RecordingMonitor(MockMonitor):
+    """Adds what the mocks alone do not see: each resource's URN and parent."""
+
+    def __init__(self, mocks: RecordingMocks):
+        super().__init__(mocks)
+        self.recorder = mocks
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            rec = _current.rec
+            rec.urn, rec.parent = response.urn, request.parent
+        return response
 
 
 def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
@@ -108,11 +130,15 @@ def run_program(
     root: Path = ROOT,
     overrides: Optional[Mapping[str, Any]] = None,
     program: Optional[Path] = None,
+    exports: Optional[dict[str, Any]] = None,
+    mocks: Optional[RecordingMocks] = None,
 ) -> list[Recorded]:
     """Run the Pulumi program under mocks and return every registration it made.
 
     ``overrides`` replaces top-level ``gushen:`` keys (plain values; ``None`` deletes).
-    Raises :class:`gushen_infra.config.ConfigError` for bad config.
+    ``exports``, if given, receives the stack outputs; ``mocks`` lets a caller keep the
+    recorder (to see what was registered even when the program fails). Raises
+    :class:`gushen_infra.config.ConfigError` for bad config.
     """
     values, secret_keys = stack_config(stack, root)
     for key, value in (overrides or {}).items():
@@ -121,14 +147,19 @@ def run_program(
             values.pop(full, None)
         else:
             values[full] = value if isinstance(value, str) else json.dumps(value)
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    mocks = mocks if mocks is not None else RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
     pulumi.runtime.set_all_config(values, secret_keys)
     main = program or root / "__main__.py"
 
     @pulumi.runtime.test
     def _run():
         runpy.run_path(str(main), run_name="__main__")
+        # The mock root stack never registers its outputs; read them off it directly.
+        outputs = get_root_resource().outputs
+        if exports is not None:
+            return pulumi.Output.all(**outputs).apply(exports.update)
+        return None
 
     cwd = os.getcwd()
     sys.path.insert(0, str(root))
@@ -158,7 +189,8 @@ def plain(value: Any) -> Any:
 
 
 def is_kubernetes_object(rec: Recorded) -> bool:
-    return rec.type.startswith("kubernetes:") and not rec.type.startswith("pulumi:providers:")
+    """A plain Kubernetes object (not a provider, Helm release or other non-manifest resource)."""
+    return rec.type.startswith("kubernetes:") and "apiVersion" in rec.inputs and "kind" in rec.inputs
 
 
 def to_manifest(rec: Recorded) -> dict[str, Any]:
@@ -194,10 +226,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gushen_infra.render", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="prod", help="stack name: reads Pulumi.<stack>.yaml (default: prod)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: rendered/<stack>)")
+    parser.add_argument(
+        "--project", type=Path, default=ROOT, help="directory with __main__.py and the stack files (default: this repo)"
+    )
     args = parser.parse_args(argv)
-    out_dir = args.out or ROOT / "rendered" / args.stack
+    out_dir = args.out or args.project / "rendered" / args.stack
     try:
-        resources = run_program(args.stack)
+        resources = run_program(args.stack, args.project.resolve())
     except config.ConfigError as exc:
         print(f"render: stack {args.stack!r} has invalid config; nothing was written:", file=sys.stderr)
         for problem in exc.problems:

@@ -24,6 +24,7 @@ class Stack:
     """What the mocks recorded for one run of the program, with lookups by kind and name."""
 
     resources: list[render.Recorded]
+    exports: dict[str, Any]
 
     @property
     def manifests(self) -> list[dict[str, Any]]:
@@ -42,7 +43,8 @@ class Stack:
 
 
 def run_stack(stack: str = "prod", overrides: Optional[Mapping[str, Any]] = None) -> Stack:
-    return Stack(render.run_program(stack, ROOT, overrides))
+    exports: dict[str, Any] = {}
+    return Stack(render.run_program(stack, ROOT, overrides, exports=exports), exports)
 
 
 @pytest.fixture(scope="session")
