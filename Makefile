@@ -16,6 +16,7 @@ $(STAMP): $(REQS)
 ## Render the prod stack without a cluster into rendered/prod/ and check it against the policy pack.
 render: $(STAMP)
 	$(PY) -m gushen_infra.render --stack prod --out rendered/prod
+	$(PY) -m policies.check rendered/prod/manifests.yaml
 
 ## Run every test.
 test: $(STAMP)

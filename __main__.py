@@ -12,6 +12,9 @@ from gushen_infra import appenv, config
 from gushen_infra.backend import BackendService, BackendServiceArgs
 from gushen_infra.frontend import FrontendService, FrontendServiceArgs
 from gushen_infra.namespace import AppNamespace, AppNamespaceArgs
+from gushen_infra.redis import RedisCluster, RedisClusterArgs
+from gushen_infra.routing import ServiceRef, TraefikRouting, TraefikRoutingArgs
+from gushen_infra.tls import TlsCertificate, TlsCertificateArgs
 
 settings, secrets = config.load()
 
@@ -38,8 +41,16 @@ platform = AppNamespace(
     opts=k3s,
 )
 
-REDIS_SERVICE, REDIS_PORT = "redis-service", 6379
-redis_fqdn = f"{REDIS_SERVICE}.{settings.namespace}.svc.cluster.local"
+redis = RedisCluster(
+    "redis",
+    RedisClusterArgs(
+        namespace=platform.namespace,
+        settings=settings.redis,
+        node=settings.nodes.data,
+        secret_name=platform.secret_name,
+    ),
+    opts=k3s,
+)
 
 backend = BackendService(
     "api",
@@ -47,8 +58,8 @@ backend = BackendService(
         namespace=platform.namespace,
         settings=settings.api,
         node=settings.nodes.api,
-        redis_host=REDIS_SERVICE,
-        redis_port=REDIS_PORT,
+        redis_host=redis.service_name,
+        redis_port=redis.port,
         secret_name=platform.secret_name,
         config_map_name=platform.config_map_name,
         config_checksum=platform.config_checksum,
@@ -62,12 +73,32 @@ frontend = FrontendService(
         namespace=platform.namespace,
         settings=settings.web,
         node=settings.nodes.web,
-        redis_host=redis_fqdn,
-        redis_port=REDIS_PORT,
+        redis_host=redis.fqdn,
+        redis_port=redis.port,
         backend_url=backend.url,
         secret_name=platform.secret_name,
         config_map_name=platform.config_map_name,
         config_checksum=platform.config_checksum,
+    ),
+    opts=k3s,
+)
+
+
+certificate = TlsCertificate(
+    "tls",
+    TlsCertificateArgs(namespace=platform.namespace, domain=settings.domain, settings=settings.tls),
+    opts=k3s,
+)
+
+routing = TraefikRouting(
+    "routing",
+    TraefikRoutingArgs(
+        namespace=platform.namespace,
+        domain=settings.domain,
+        settings=settings.routing,
+        frontend=ServiceRef(frontend.service_name, frontend.port),
+        backend=ServiceRef(backend.service_name, backend.port),
+        tls_secret_name=certificate.secret_name,
     ),
     opts=k3s,
 )
@@ -81,3 +112,7 @@ pulumi.export("namespace", platform.namespace)
 pulumi.export("url", appenv.public_url(settings))
 pulumi.export("webService", _fqdn(frontend.service_name, frontend.port))
 pulumi.export("apiService", _fqdn(backend.service_name, backend.port))
+pulumi.export("redisMaster", redis.master_endpoint)
+pulumi.export("redisReplicas", redis.replicas_endpoint)
+if redis.sentinel_endpoint is not None:
+    pulumi.export("redisSentinel", redis.sentinel_endpoint)

@@ -58,6 +58,8 @@ class Recorded:
     provider: Optional[str] = None
     urn: str = ""
     parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs this resource waits for (explicit ``depends_on`` and those its inputs came from)."""
 
 
 @dataclass
@@ -94,6 +96,9 @@ class RecordingMonitor(MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             rec = _current.rec
             rec.urn, rec.parent = response.urn, request.parent
+            rec.dependencies = sorted(
+                set(request.dependencies).union(*(deps.urns for deps in request.propertyDependencies.values()))
+            )
         return response
 
 

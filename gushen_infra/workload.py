@@ -113,6 +113,11 @@ def env_secret(name: str, secret: pulumi.Input[str], key: Optional[str] = None) 
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key or name}}}
 
 
+def env_field(name: str, field_path: str) -> Json:
+    """Downward API: ``metadata.name`` and friends."""
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": field_path}}}
+
+
 def env_config(name: str, config_map: pulumi.Input[str], key: Optional[str] = None) -> Json:
     return {"name": name, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": key or name}}}
 
@@ -145,6 +150,8 @@ class Container:
     run_as_user: int = APP_UID
     pre_stop_sleep_seconds: Optional[int] = PRE_STOP_SLEEP_SECONDS
     """Seconds to keep serving after the pod leaves the endpoints, so no request is cut off."""
+    pre_stop: Optional[Sequence[str]] = None
+    """A preStop exec command (e.g. a hand-over) run instead of the sleep."""
 
     @property
     def writable_volumes(self) -> list[Json]:
@@ -190,7 +197,9 @@ def container(spec: Container) -> Json:
         out["livenessProbe"] = spec.liveness
     if spec.readiness:
         out["readinessProbe"] = spec.readiness
-    if spec.pre_stop_sleep_seconds:
+    if spec.pre_stop:
+        out["lifecycle"] = {"preStop": {"exec": {"command": list(spec.pre_stop)}}}
+    elif spec.pre_stop_sleep_seconds:
         out["lifecycle"] = {
             "preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {spec.pre_stop_sleep_seconds}"]}}
         }
@@ -276,6 +285,42 @@ def deployment_spec(labels: AppLabels, replicas: Optional[int], template: Json) 
     if replicas is not None:
         spec["replicas"] = replicas
     return spec
+
+
+def statefulset_spec(
+    labels: AppLabels,
+    replicas: int,
+    template: Json,
+    service_name: pulumi.Input[str],
+    volume_claims: Sequence[Json],
+    pod_management_policy: str = "OrderedReady",
+) -> Json:
+    """A StatefulSet that rolls one pod at a time, highest ordinal first, and never deletes its PVCs."""
+    return {
+        "serviceName": service_name,
+        "replicas": replicas,
+        "selector": {"matchLabels": labels.selector},
+        "podManagementPolicy": pod_management_policy,
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+        # Data outlives the StatefulSet: deleting or scaling it down leaves the volumes in place.
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        "revisionHistoryLimit": 10,
+        "volumeClaimTemplates": list(volume_claims),
+        "template": template,
+    }
+
+
+def volume_claim(name: str, labels: AppLabels, storage_class: str, size: str) -> Json:
+    """A ReadWriteOnce PVC template. Its labels carry no version: the template is immutable."""
+    stable = AppLabels(labels.name, labels.component)
+    return {
+        "metadata": {"name": name, "labels": stable.all},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": storage_class,
+            "resources": {"requests": {"storage": size}},
+        },
+    }
 
 
 def service_spec(labels: AppLabels, ports: Mapping[str, int], **extra: Any) -> Json:

@@ -1,0 +1,109 @@
+"""Run the policy pack on Kubernetes manifests, offline: ``python -m policies.check FILE... [--json] [--config FILE]``.
+
+Reads YAML or JSON manifests (multi-document files, ``kind: List`` and ``-`` for stdin),
+evaluates every policy, resource and stack ones, with the same validators the pack runs in
+``pulumi preview``, and prints one line per violation::
+
+    mandatory node-placement Deployment/ai-qtrd-web: web pods must set nodeSelector ...
+
+Exit status: 0 when no mandatory violation is found, 1 when one is, 2 when an input or the
+config cannot be read (nothing is evaluated then). ``--config`` takes the JSON document
+``pulumi preview --policy-pack-config`` takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .base import Obj
+from .catalog import RULES, evaluate
+from .config import PolicyConfigError, resolve
+
+
+class InputError(Exception):
+    """An input file that cannot be read or holds something other than Kubernetes objects."""
+
+
+def _documents(path: str) -> Iterator[Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        yield from yaml.safe_load_all(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML/JSON ({str(exc).splitlines()[0]})") from exc
+
+
+def load(paths: list[str]) -> list[Obj]:
+    """Every Kubernetes object in ``paths``, in file order."""
+    objects: list[Obj] = []
+    for path in paths:
+        for number, doc in enumerate(_documents(path), start=1):
+            if doc is None:
+                continue
+            entries = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
+            for entry in entries or []:
+                obj = Obj.from_manifest(entry)
+                if obj is None:
+                    raise InputError(f"{path}: document {number} is not a Kubernetes object (no kind/apiVersion)")
+                objects.append(obj)
+    return objects
+
+
+def read_config(path: Optional[str]) -> Any:
+    if path is None:
+        return None
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read policy config ({exc})") from exc
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: policy config must be a JSON object, got {type(document).__name__}")
+    return document
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policies.check", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", metavar="FILE", help="manifest files (YAML or JSON; - for stdin)")
+    parser.add_argument("--json", action="store_true", help="print the violations as a JSON array")
+    parser.add_argument("--config", metavar="FILE", help="policy config (the --policy-pack-config JSON)")
+    args = parser.parse_args(argv)
+    try:
+        settings = resolve(read_config(args.config), RULES)
+        objects = load(args.files)
+    except InputError as exc:
+        print(f"policies.check: {exc}", file=sys.stderr)
+        return 2
+    except PolicyConfigError as exc:
+        print(f"policies.check: {args.config}: invalid policy config:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    violations = evaluate(objects, settings)
+    if args.json:
+        print(json.dumps(
+            [{"policy": v.policy, "enforcement": v.enforcement, "kind": v.kind, "name": v.name,
+              "message": v.message} for v in violations],
+            indent=2,
+        ))
+    else:
+        for v in violations:
+            print(v.line)
+    mandatory = sum(v.enforcement == "mandatory" for v in violations)
+    print(
+        f"policies.check: {len(objects)} objects, {mandatory} mandatory and "
+        f"{len(violations) - mandatory} advisory violations",
+        file=sys.stderr,
+    )
+    return 1 if mandatory else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

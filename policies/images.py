@@ -1,0 +1,56 @@
+"""Images (spec 7): pinned tags, and only images already imported on the nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from gushen_infra.workload import IMAGE_PULL_POLICY, image_tag
+
+from .base import Obj, Rule, get, is_unknown
+from .workloads import KINDS, containers, pod_spec
+
+
+def _repository(image: str) -> str:
+    """``registry:5000/repo:tag@digest`` without tag and digest."""
+    name = image.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    last = last.split(":", 1)[0]
+    return f"{head}/{last}" if head else last
+
+
+def check_image_tag_pinned(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Every image names a tag (or digest), never latest."""
+    for c in containers(pod_spec(obj)):
+        image = get(c.body, "image")
+        if not isinstance(image, str):
+            if image is None:
+                yield f"{c.label} has no image"
+            continue
+        if "@sha256:" in image:
+            continue
+        tag = image_tag(image)
+        if tag is None:
+            yield f"{c.label} image {image!r} has no tag (pin a version)"
+        elif tag == "latest":
+            yield f"{c.label} image {image!r} is tagged 'latest' (pin a version)"
+
+
+def check_image_pull_never(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Containers use imagePullPolicy: Never: the cluster pulls from no registry (images are imported)."""
+    exceptions = set(cfg["pullPolicyExceptions"])
+    for c in containers(pod_spec(obj)):
+        image = get(c.body, "image")
+        policy = get(c.body, "imagePullPolicy")
+        if policy == IMAGE_PULL_POLICY or is_unknown(policy) or not isinstance(image, str):
+            continue
+        if image in exceptions or _repository(image) in exceptions:
+            continue
+        # Absent means Always for untagged/latest images and IfNotPresent otherwise: both may pull.
+        yield f"{c.label} imagePullPolicy is {policy!r}, must be {IMAGE_PULL_POLICY!r} (image {image!r})"
+
+
+RULES = [
+    Rule("image-tag-pinned", check_image_tag_pinned, kinds=KINDS),
+    Rule("image-pull-never", check_image_pull_never, keys=("pullPolicyExceptions",), kinds=KINDS),
+]

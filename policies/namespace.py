@@ -1,0 +1,32 @@
+"""Namespaces (spec 16.3) carry the Pod Security Standards labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .base import Obj, Rule, is_unknown
+
+LEVELS = ("privileged", "baseline", "restricted")
+PREFIX = "pod-security.kubernetes.io/"
+
+
+def check_namespace_pod_security(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Namespaces set the Pod Security Standards enforce, audit and warn labels at the configured levels or stricter."""
+    for mode, minimum in cfg["podSecurity"].items():
+        label = PREFIX + mode
+        value = obj.labels.get(label)
+        if is_unknown(value):
+            continue
+        if value not in LEVELS:
+            yield f"label {label} is {value!r}, want {minimum} or stricter"
+        elif LEVELS.index(value) < LEVELS.index(minimum):
+            yield f"label {label} is {value!r}, weaker than {minimum}"
+
+
+RULES = [
+    Rule(
+        "namespace-pod-security", check_namespace_pod_security,
+        keys=("podSecurity",), kinds=frozenset({"Namespace"}),
+    ),
+]

@@ -1,0 +1,111 @@
+"""The whole stack, indexed once by kind, name and pod label, for the stack policies.
+
+Every lookup is a dict access, so a stack policy costs one pass over the objects it
+checks (no nested loops over all resources: the stack may hold thousands of objects).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
+
+from .base import Obj, get, is_unknown, mapping
+from .workloads import KINDS, pod_labels
+
+TRAEFIK_GROUPS = frozenset({"traefik.io", "traefik.containo.us"})
+CERT_MANAGER_GROUP = "cert-manager.io"
+#: What cert-manager writes into a Certificate's Secret.
+CERTIFICATE_KEYS = frozenset({"tls.crt", "tls.key", "ca.crt"})
+#: Keys of an object whose data is unknown during preview: any key may exist.
+ANY_KEY = frozenset({"*"})
+#: HPA ``scaleTargetRef.kind`` values that name a workload the capacity check sizes.
+SCALABLE = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+
+
+class Stack:
+    def __init__(self, objects: Iterable[Obj]):
+        self.objects = list(objects)
+        self.by_kind: dict[str, list[Obj]] = defaultdict(list)
+        self._by_key: dict[tuple[str, str, str], Obj] = {}
+        self._by_name: dict[tuple[str, str], Obj] = {}
+        self._unknown_namespace: dict[tuple[str, str], Obj] = {}
+        self._labels: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        self._hpa: dict[tuple[str, str, str], int] = {}
+        self._certificates: dict[tuple[str, str], Obj] = {}
+        self._certificates_by_name: dict[str, Obj] = {}
+        for obj in self.objects:
+            self.by_kind[obj.kind].append(obj)
+            self._by_key[(obj.kind, obj.namespace or "", obj.name)] = obj
+            self._by_name.setdefault((obj.kind, obj.name), obj)
+            if obj.namespace is None:
+                self._unknown_namespace.setdefault((obj.kind, obj.name), obj)
+            if obj.kind in KINDS:
+                for key, value in pod_labels(obj).items():
+                    if isinstance(value, str):
+                        self._labels[(key, value)].append(obj)
+            elif obj.kind == "HorizontalPodAutoscaler":
+                target = get(obj.body, "spec", "scaleTargetRef")
+                top = get(obj.body, "spec", "maxReplicas")
+                if isinstance(get(target, "name"), str) and isinstance(top, int):
+                    self._hpa[(obj.namespace or "", str(get(target, "kind")), target["name"])] = top
+            elif obj.kind == "Certificate" and obj.group == CERT_MANAGER_GROUP:
+                secret = get(obj.body, "spec", "secretName")
+                if isinstance(secret, str):
+                    self._certificates[(obj.namespace or "", secret)] = obj
+                    self._certificates_by_name.setdefault(secret, obj)
+
+    @property
+    def workloads(self) -> list[Obj]:
+        return [o for kind in sorted(KINDS) for o in self.by_kind.get(kind, [])]
+
+    def find(self, kind: str, namespace: Optional[str], name: Any) -> Optional[Obj]:
+        """The object ``kind/name`` in ``namespace`` (by name alone where a namespace is unknown)."""
+        if not isinstance(name, str):
+            return None
+        if namespace is None:
+            return self._by_name.get((kind, name))
+        return self._by_key.get((kind, namespace, name)) or self._unknown_namespace.get((kind, name))
+
+    def data_keys(self, kind: str, namespace: Optional[str], name: Any) -> Optional[frozenset[str]]:
+        """Keys of the Secret or ConfigMap ``name`` (a Certificate's Secret counts); ``None`` if undefined."""
+        obj = self.find(kind, namespace, name)
+        if obj is not None:
+            fields = ("data", "stringData") if kind == "Secret" else ("data", "binaryData")
+            keys: set[str] = set()
+            for f in fields:
+                value = obj.body.get(f)
+                if is_unknown(value):
+                    return ANY_KEY
+                keys.update(mapping(value))
+            return frozenset(keys)
+        if kind == "Secret" and isinstance(name, str):
+            cert = (
+                self._certificates_by_name.get(name) if namespace is None
+                else self._certificates.get((namespace, name))
+            )
+            if cert is not None:
+                return CERTIFICATE_KEYS
+        return None
+
+    def traefik(self, kind: str, namespace: Optional[str], name: Any) -> Optional[Obj]:
+        found = self.find(kind, namespace, name)
+        return found if found is not None and found.group in TRAEFIK_GROUPS else None
+
+    def selected(self, namespace: Optional[str], selector: Mapping[str, str]) -> list[Obj]:
+        """Workloads in ``namespace`` whose pod labels include every pair of ``selector``.
+
+        An unknown namespace (``None``, preview) matches any.
+        """
+        pools = [self._labels.get((k, v), []) for k, v in selector.items()]
+        if not pools:
+            return []
+        return [
+            o for o in min(pools, key=len)
+            if (namespace is None or o.namespace is None or o.namespace == namespace)
+            and all(pod_labels(o).get(k) == v for k, v in selector.items())
+        ]
+
+    def max_replicas(self, obj: Obj) -> Optional[int]:
+        """``maxReplicas`` of the HPA that scales ``obj``, if any."""
+        return self._hpa.get((obj.namespace or "", obj.kind, obj.name))

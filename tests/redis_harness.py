@@ -1,0 +1,287 @@
+"""Run what RedisCluster renders on real redis-server, Sentinel and HAProxy processes.
+
+The redis.conf, redis.sh and haproxy.cfg come from the rendered ConfigMaps, the commands,
+env and probes from the rendered pod specs. Only addresses, ports and paths are rewritten:
+each pod's stable DNS name becomes 127.0.0.1, its ports random free loopback ports, and the
+mount paths temp dirs. Every process is started in its own session and killed on close.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, TypeVar
+
+import redis as redis_py
+
+from gushen_infra import redis_conf as rc
+
+from .conftest import Stack
+
+PASSWORD = "TestPassword0123456789abcdefghij"
+LOOPBACK = "127.0.0.1"
+T = TypeVar("T")
+Json = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(what: str, check: Callable[[], Optional[T]], timeout: float = 20.0, interval: float = 0.1) -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+        except (redis_py.RedisError, OSError):
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The parts of the render that the processes run."""
+
+    namespace: str
+    replicas: int
+    config: Mapping[str, str]
+    """ConfigMap redis-config: redis.conf and redis.sh."""
+    haproxy_cfg: str
+    redis: Json
+    sentinel: Json
+    haproxy: Json
+
+    @classmethod
+    def of(cls, stack: Stack) -> "Rendered":
+        sts = stack.get("StatefulSet", rc.NAME)
+        containers = {c["name"]: c for c in sts["spec"]["template"]["spec"]["containers"]}
+        proxy = stack.get("Deployment", "redis-proxy")["spec"]["template"]["spec"]["containers"][0]
+        return cls(
+            namespace=sts["metadata"]["namespace"],
+            replicas=sts["spec"]["replicas"],
+            config=stack.get("ConfigMap", "redis-config")["data"],
+            haproxy_cfg=stack.get("ConfigMap", "redis-proxy-config")["data"]["haproxy.cfg"],
+            redis=containers["redis"],
+            sentinel=containers.get("sentinel", {}),
+            haproxy=proxy,
+        )
+
+
+@dataclass
+class Node:
+    ordinal: int
+    port: int
+    sentinel_port: int
+    root: Path
+    server: Optional[subprocess.Popen] = None
+    sentinel: Optional[subprocess.Popen] = None
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.root / "conf"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+
+@dataclass
+class Cluster:
+    """A loopback copy of the StatefulSet (and, on demand, of the HAProxy tier)."""
+
+    rendered: Rendered
+    root: Path
+    nodes: list[Node] = field(default_factory=list)
+    proxy: Optional[subprocess.Popen] = None
+    proxy_ports: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i in range(self.rendered.replicas):
+            node = Node(i, free_port(), free_port(), self.root / f"redis-{i}")
+            for path in (node.conf_dir, node.run_dir, node.data_dir):
+                path.mkdir(parents=True)
+            conf = self.rendered.config["redis.conf"]
+            conf = conf.replace("bind * -::*", f"bind {LOOPBACK}").replace(f"dir {rc.DATA_DIR}", f"dir {node.data_dir}")
+            (node.conf_dir / "redis.conf").write_text(conf)
+            (node.conf_dir / "redis.sh").write_text(self.paths(node, self.rendered.config["redis.sh"]))
+            self.nodes.append(node)
+
+    # --- rewriting ----------------------------------------------------------------------------
+
+    def paths(self, node: Node, text: str) -> str:
+        return text.replace(rc.CONFIG_DIR, str(node.conf_dir)).replace(rc.RUN_DIR, str(node.run_dir))
+
+    def addresses(self, text: str) -> str:
+        for other in self.nodes:
+            host = rc.pod_host(other.ordinal, self.rendered.namespace)
+            text = text.replace(f"{host}:{rc.REDIS_PORT}", f"{LOOPBACK}:{other.port}")
+            text = text.replace(f"{host}:{rc.SENTINEL_PORT}", f"{LOOPBACK}:{other.sentinel_port}")
+            text = text.replace(host, LOOPBACK)
+        return text
+
+    def env(self, node: Node, container: Json, password: str = PASSWORD) -> dict[str, str]:
+        """The container's env as the kubelet would set it, with addresses and ports rewritten."""
+        env = {"PATH": os.environ["PATH"]}
+        own_ports = {str(rc.REDIS_PORT): str(node.port), str(rc.SENTINEL_PORT): str(node.sentinel_port)}
+        for var in container["env"]:
+            source = var.get("valueFrom", {})
+            if "value" in var:
+                value = re.sub(r"\$\((\w+)\)", lambda m: env[m[1]], var["value"])
+                value = own_ports.get(value, self.addresses(value))
+            elif source.get("fieldRef", {}).get("fieldPath") == "metadata.name":
+                value = f"{rc.NAME}-{node.ordinal}"
+            elif "secretKeyRef" in source:
+                assert source["secretKeyRef"]["key"] == rc.PASSWORD_KEY, var
+                value = password
+            else:
+                raise AssertionError(f"env source not emulated: {var}")
+            env[var["name"]] = value
+        return env
+
+    def command(self, node: Node, argv: Sequence[str]) -> list[str]:
+        return [self.paths(node, arg) for arg in argv]
+
+    # --- processes ----------------------------------------------------------------------------
+
+    def _spawn(self, argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
+        with log.open("ab") as out:
+            return subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_server(self, i: int) -> None:
+        node = self.nodes[i]
+        argv = self.command(node, self.rendered.redis["command"])
+        node.server = self._spawn(argv, self.env(node, self.rendered.redis), node.root / "server.log")
+
+    def start_sentinel(self, i: int) -> None:
+        node = self.nodes[i]
+        argv = self.command(node, self.rendered.sentinel["command"])
+        node.sentinel = self._spawn(argv, self.env(node, self.rendered.sentinel), node.root / "sentinel.log")
+
+    def start_all(self, sentinels: bool = True) -> None:
+        """All pods at once, as podManagementPolicy Parallel starts them."""
+        for i in range(len(self.nodes)):
+            self.start_server(i)
+            if sentinels:
+                self.start_sentinel(i)
+
+    def kill(self, i: int, sig: int = signal.SIGKILL) -> None:
+        proc = self.nodes[i].server
+        assert proc is not None
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def start_proxy(self) -> None:
+        root = self.root / "haproxy"
+        root.mkdir()
+        self.proxy_ports = {name: free_port() for name in ("master", "replicas", "health")}
+        cfg = self.addresses(self.rendered.haproxy_cfg)
+        for name, port in (("master", rc.PROXY_MASTER_PORT), ("replicas", rc.PROXY_REPLICAS_PORT),
+                           ("health", rc.PROXY_HEALTH_PORT)):
+            cfg = cfg.replace(f"bind :{port}\n", f"bind {LOOPBACK}:{self.proxy_ports[name]}\n")
+        (root / "haproxy.cfg").write_text(cfg)
+        argv = [arg.replace(rc.PROXY_CONFIG_DIR, str(root)) for arg in self.rendered.haproxy["command"]]
+        env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": PASSWORD}
+        self.proxy = self._spawn(argv, env, root / "haproxy.log")
+
+    def close(self) -> None:
+        procs = [self.proxy] + [p for n in self.nodes for p in (n.server, n.sentinel)]
+        for proc in procs:
+            if proc is not None and proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=10)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.root.rglob("*.log")))
+
+    # --- clients ------------------------------------------------------------------------------
+
+    def client(self, port: int, password: str = PASSWORD) -> redis_py.Redis:
+        return redis_py.Redis(LOOPBACK, port, password=password, socket_timeout=3, socket_connect_timeout=2)
+
+    def node(self, i: int) -> redis_py.Redis:
+        return self.client(self.nodes[i].port)
+
+    def through_proxy(self, frontend: str = "master") -> redis_py.Redis:
+        return self.client(self.proxy_ports[frontend])
+
+    def replication(self, i: int) -> dict[str, Any]:
+        return self.node(i).info("replication")
+
+    def role(self, i: int) -> str:
+        return self.replication(i)["role"]
+
+    def masters(self) -> list[int]:
+        found = []
+        for node in self.nodes:
+            try:
+                if self.role(node.ordinal) == "master":
+                    found.append(node.ordinal)
+            except redis_py.RedisError:
+                pass
+        return found
+
+    def replica_in_sync(self, i: int, master: int) -> bool:
+        info = self.replication(i)
+        return (
+            info["role"] == "slave"
+            and info["master_port"] == self.nodes[master].port
+            and info["master_link_status"] == "up"
+        )
+
+    def wait_replicated(self, master: int, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            if node.ordinal != master and node.server is not None and node.server.poll() is None:
+                wait_for(f"redis-{node.ordinal} in sync with redis-{master}\n{self.logs()}",
+                         lambda n=node.ordinal: self.replica_in_sync(n, master), timeout)
+
+    def sentinel_view(self, i: int) -> dict[str, str]:
+        name = self.env(self.nodes[i], self.rendered.sentinel)["SENTINEL_MASTER"]
+        reply = self.client(self.nodes[i].sentinel_port).execute_command("SENTINEL", "MASTER", name)
+        return {k.decode(): v.decode() for k, v in reply.items()}
+
+    def wait_settled(self, master: int, timeout: float = 40.0) -> None:
+        """Every Sentinel monitors ``master`` and knows all replicas and all other Sentinels."""
+        others = str(len(self.nodes) - 1)
+
+        def settled() -> bool:
+            views = [self.sentinel_view(n.ordinal) for n in self.nodes]
+            return all(
+                v["port"] == str(self.nodes[master].port) and v["num-slaves"] == others
+                and v["num-other-sentinels"] == others and v["flags"] == "master"
+                for v in views
+            )
+
+        self.wait_replicated(master, timeout)
+        wait_for(f"Sentinels settled on redis-{master}\n{self.logs()}", settled, timeout, interval=0.5)
+
+    def served_by(self, client: redis_py.Redis) -> int:
+        """The ordinal of the node a (proxied) connection reached."""
+        port = client.info("server")["tcp_port"]
+        return next(n.ordinal for n in self.nodes if n.port == port)
+
+    def run_probe(self, i: int, container: Json, probe: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+        node = self.nodes[i]
+        argv = self.command(node, container[probe]["exec"]["command"])
+        env = self.env(node, container, password)
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)

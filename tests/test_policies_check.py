@@ -1,0 +1,144 @@
+"""``python -m policies.check``: exit codes 0/1/2, the line format, --json, --config, stdin and List input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from .conftest import ROOT
+from .policy_baseline import DELETE, ctr, manifests, mutate
+
+WEB = "Deployment/ai-qtrd-web"
+LINE = re.compile(r"^(mandatory|advisory) [a-z]+(-[a-z]+)+ [A-Za-z]+/[a-z0-9.-]+: \S.*$")
+NO_LIMITS = "mandatory container-resources Deployment/ai-qtrd-web: container 'web' sets no limits.cpu"
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "policies.check", *args],
+        cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
+    )
+
+
+def write(path, docs) -> str:
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return str(path)
+
+
+@pytest.fixture
+def clean(tmp_path) -> str:
+    return write(tmp_path / "clean.yaml", manifests())
+
+
+@pytest.fixture
+def broken(tmp_path) -> str:
+    return write(tmp_path / "broken.yaml", mutate(manifests(), WEB, ctr(WEB, 0, "resources", "limits", "cpu"), DELETE))
+
+
+def test_clean_stack_exits_0_and_prints_nothing(clean):
+    result = run(clean)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert f"{len(manifests())} objects, 0 mandatory and 0 advisory violations" in result.stderr
+
+
+def test_mandatory_violation_exits_1_with_one_line(broken):
+    result = run(broken)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [NO_LIMITS]
+    assert LINE.match(NO_LIMITS)
+
+
+def test_advisory_only_exits_0(tmp_path):
+    path = write(tmp_path / "a.yaml", mutate(manifests(), "Secret/ai-qtrd-secrets", ("metadata", "labels"), DELETE))
+    result = run(path)
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        "advisory recommended-labels Secret/ai-qtrd-secrets: missing labels "
+        "app.kubernetes.io/name, app.kubernetes.io/part-of, app.kubernetes.io/managed-by"
+    ]
+
+
+def test_json_output(broken):
+    result = run(broken, "--json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == [{
+        "policy": "container-resources", "enforcement": "mandatory", "kind": "Deployment",
+        "name": "ai-qtrd-web", "message": "container 'web' sets no limits.cpu",
+    }]
+
+
+def test_several_files_form_one_stack(tmp_path):
+    docs = manifests()
+    secrets = [d for d in docs if d["kind"] == "Secret"]
+    rest = [d for d in docs if d["kind"] != "Secret"]
+    alone = run(write(tmp_path / "rest.yaml", rest))
+    together = run(write(tmp_path / "secrets.yaml", secrets), str(tmp_path / "rest.yaml"))
+    assert alone.returncode == 1 and "config-references" in alone.stdout
+    assert (together.returncode, together.stdout) == (0, "")
+
+
+def test_stdin_and_list_documents(clean):
+    as_list = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": manifests()})
+    result = run("-", stdin=as_list)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert f"{len(manifests())} objects" in result.stderr
+
+
+@pytest.mark.parametrize("config, code, lines", [
+    ({"container-resources": "advisory"}, 0, [NO_LIMITS.replace("mandatory", "advisory", 1)]),
+    ({"container-resources": "disabled"}, 0, []),
+    ({"all": "advisory"}, 0, [NO_LIMITS.replace("mandatory", "advisory", 1)]),
+    ({"all": "advisory", "container-resources": "mandatory"}, 1, [NO_LIMITS]),
+])
+def test_config_sets_enforcement(tmp_path, broken, config, code, lines):
+    cfg = tmp_path / "policy-config.json"
+    cfg.write_text(json.dumps(config))
+    result = run(broken, "--config", str(cfg))
+    assert (result.returncode, result.stdout.splitlines()) == (code, lines)
+
+
+def test_config_sets_values(tmp_path, clean):
+    cfg = tmp_path / "policy-config.json"
+    cfg.write_text(json.dumps({"node-placement": {"nodes": {"web": "n9", "api": "cloud-ubuntu-2-4c8g",
+                                                            "data": "cloud-ubuntu-1-16c32g"}}}))
+    result = run(clean, "--config", str(cfg))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "mandatory node-placement Deployment/ai-qtrd-web: web pods must set nodeSelector "
+        "kubernetes.io/hostname=n9 (got 'cloud-ubuntu-3-2c2g')"
+    ]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "missing.yaml: cannot read (FileNotFoundError"),
+    ("kind: [unclosed", "bad.yaml: not valid YAML/JSON"),
+    ("just a string\n", "bad.yaml: document 1 is not a Kubernetes object"),
+    ("apiVersion: v1\nkind: ConfigMap\n---\n- 1\n", "bad.yaml: document 2 is not a Kubernetes object"),
+])
+def test_unreadable_input_exits_2(tmp_path, content, message):
+    name = "missing.yaml" if content is None else "bad.yaml"
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    result = run(str(tmp_path / name))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "cannot read policy config"),
+    ("[]", "policy config must be a JSON object"),
+    ('{"health-probes": {"exemptContainers": "web"}}', "health-probes.exemptContainers: expected array, got \"web\""),
+])
+def test_bad_config_exits_2(tmp_path, clean, content, message):
+    cfg = tmp_path / "policy-config.json"
+    cfg.write_text(content)
+    result = run(clean, "--config", str(cfg))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert message in result.stderr

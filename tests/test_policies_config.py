@@ -1,0 +1,64 @@
+"""Policy config (policies/config.py): defaults are prod, the --policy-pack-config JSON overrides, bad values are named."""
+
+import pytest
+
+from policies import config
+from policies.catalog import RULES
+
+BY_NAME = {r.name: r for r in RULES}
+
+
+def test_defaults_are_the_rules_levels_and_the_schema_defaults():
+    settings = config.resolve(None, RULES)
+    for rule in RULES:
+        assert settings[rule.name].enforcement == rule.enforcement
+        assert settings[rule.name].values == {k: config.KEYS[k]["default"] for k in rule.keys}
+    assert settings["node-placement"].values["nodes"] == {
+        "web": "cloud-ubuntu-3-2c2g", "api": "cloud-ubuntu-2-4c8g", "data": "cloud-ubuntu-1-16c32g",
+    }
+
+
+def test_all_then_policy_entry_like_the_cli():
+    settings = config.resolve({"all": "advisory", "node-capacity": {"enforcementLevel": "disabled"}}, RULES)
+    assert settings["node-capacity"].enforcement == "disabled"
+    assert {s.enforcement for n, s in settings.items() if n != "node-capacity"} == {"advisory"}
+
+
+def test_a_key_overrides_its_default_and_keeps_the_others():
+    settings = config.resolve({"resource-caps": {"defaultCap": {"cpu": "2", "memory": "4Gi"}}}, RULES)
+    assert settings["resource-caps"].values == {
+        "caps": config.KEYS["caps"]["default"], "defaultCap": {"cpu": "2", "memory": "4Gi"},
+    }
+    assert settings["resource-caps"].enforcement == "mandatory"
+
+
+@pytest.mark.parametrize("document, problem", [
+    ({"node-placment": "advisory"}, "node-placment: unknown policy"),
+    ({"health-probes": "strict"}, "health-probes.enforcementLevel: must be one of advisory, mandatory, remediate, disabled (got \"strict\")"),
+    ({"health-probes": {"exempt": ["x"]}}, "health-probes.exempt: unknown key for this policy (it reads: exemptContainers)"),
+    ({"resource-caps": {"defaultCap": {"cpu": "lots", "memory": "1Gi"}}}, "resource-caps.defaultCap.cpu: malformed value \"lots\""),
+    ({"resource-caps": {"defaultCap": {"cpu": "1"}}}, "resource-caps.defaultCap.memory: required key is missing"),
+    ({"node-placement": {"nodes": {"web": "a", "api": "b", "data": "c", "db": "d"}}}, "node-placement.nodes.db: unknown key"),
+    ({"node-placement": {"nodes": {"web": "", "api": "b", "data": "c"}}}, "node-placement.nodes.web: must not be empty"),
+    ({"node-capacity": {"includePreferred": "yes"}}, "node-capacity.includePreferred: expected boolean, got \"yes\""),
+    ({"image-pull-never": {"pullPolicyExceptions": "redis"}}, "image-pull-never.pullPolicyExceptions: expected array"),
+    ({"namespace-pod-security": {"podSecurity": {"enforce": "strict"}}}, "namespace-pod-security.podSecurity.enforce: must be one of privileged, baseline, restricted"),
+    ({"all": {"enforcementLevel": "advisory", "nodes": {}}}, "all: only an enforcement level applies to every policy"),
+    ({"health-probes": 3}, "health-probes: must be an enforcement level or an object, got 3"),
+])
+def test_bad_config_names_the_key_and_quotes_the_value(document, problem):
+    with pytest.raises(config.PolicyConfigError) as exc:
+        config.resolve(document, RULES)
+    assert any(p.startswith(problem) for p in exc.value.problems), exc.value.problems
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(config.PolicyConfigError) as exc:
+        config.resolve({"nope": "advisory", "health-probes": {"exemptContainers": [1]}}, RULES)
+    assert len(exc.value.problems) == 2
+
+
+def test_schema_defaults_validate_against_their_own_schema():
+    for key, schema in config.KEYS.items():
+        assert config.check_value(schema["default"], schema, key) == [], key
+        assert schema["description"]

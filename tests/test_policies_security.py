@@ -1,0 +1,46 @@
+"""Table: restricted-security-context, no-host-access, read-only-root-filesystem (policies/security.py)."""
+
+import pytest
+
+from .policy_baseline import DELETE, Case, ctr, expected, ok, pod, reported
+
+WEB, API, REDIS = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "StatefulSet/redis"
+JOB, CRON, POD, DS, RS = "Job/db-migrate", "CronJob/redis-backup", "Pod/redis-tools", "DaemonSet/node-agent", "ReplicaSet/worker"
+R, H, RO = "restricted-security-context", "no-host-access", "read-only-root-filesystem"
+
+
+def sc(target, *rest, i=0, init=False):
+    return ctr(target, i, "securityContext", *rest, init=init)
+
+
+CASES = [
+    Case("run-as-root-allowed", WEB, sc(WEB, "runAsNonRoot"), False, R),
+    Case("uid-0", REDIS, sc(REDIS, "runAsUser"), 0, R),
+    Case("escalation-true", JOB, sc(JOB, "allowPrivilegeEscalation"), True, R),
+    Case("escalation-absent", CRON, sc(CRON, "allowPrivilegeEscalation"), DELETE, R),
+    Case("init-escalation", REDIS, sc(REDIS, "allowPrivilegeEscalation", init=True), True, R),
+    Case("capabilities-kept", DS, sc(DS, "capabilities", "drop"), [], R),
+    Case("capability-added", POD, sc(POD, "capabilities", "add"), ["NET_ADMIN"], R),
+    Case("seccomp-unconfined", RS, sc(RS, "seccompProfile"), {"type": "Unconfined"}, R),
+    Case("host-network", WEB, pod(WEB, "hostNetwork"), True, H),
+    Case("host-pid", REDIS, pod(REDIS, "hostPID"), True, H),
+    Case("host-ipc", API, pod(API, "hostIPC"), True, H),
+    Case("host-path", DS, pod(DS, "volumes"), [{"name": "tmp", "hostPath": {"path": "/"}}], H),
+    Case("privileged", JOB, sc(JOB, "privileged"), True, H),
+    Case("host-port", POD, ctr(POD, 0, "ports"), [{"containerPort": 80, "hostPort": 80}], H),
+    Case("writable-root", WEB, sc(WEB, "readOnlyRootFilesystem"), False, RO),
+    Case("root-mode-absent", CRON, sc(CRON, "readOnlyRootFilesystem"), DELETE, RO),
+]
+VARIANTS = [
+    ok("container-uid-overrides-pod", API, pod(API, "securityContext", "runAsUser"), 0),
+    ok("non-root-from-pod", API, sc(API, "runAsNonRoot"), DELETE),
+    ok("seccomp-from-pod", API, sc(API, "seccompProfile"), DELETE),
+    ok("bind-low-ports", WEB, sc(WEB, "capabilities", "add"), ["NET_BIND_SERVICE"]),
+    ok("container-overrides-pod-seccomp", API, pod(API, "securityContext", "seccompProfile"), {"type": "Unconfined"}),
+    ok("localhost-seccomp", RS, sc(RS, "seccompProfile"), {"type": "Localhost", "localhostProfile": "p.json"}),
+]
+
+
+@pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
+def test_policy_table(case):
+    assert reported(case) == expected(case)
