@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pulumi
 
-from . import config, workload
+from . import config
 from .workload import Json, env_field, env_secret, env_value
 
 NAME = "redis"

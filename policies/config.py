@@ -78,8 +78,9 @@ KEYS: dict[str, dict[str, Any]] = {
         },
     ),
     "includePreferred": _key(
-        "Also count pods that only prefer a node (soft affinity) against that node.",
-        {"type": "boolean"}, False,
+        "Also count pods that prefer one node (soft affinity, as the API tier does) against it: "
+        "that is where they run while the node is up.",
+        {"type": "boolean"}, True,
     ),
     "pullPolicyExceptions": _key(
         "Images (repository, or repository:tag) allowed to use a pull policy other than Never.",

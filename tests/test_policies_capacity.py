@@ -26,15 +26,14 @@ CASES = [
     Case("cronjob-parallelism", CRON, ("spec", "jobTemplate", "spec", "parallelism"), 100, RULE, reported=DATA_N),
     Case("unknown-node", JOB, pod(JOB, "nodeSelector", "kubernetes.io/hostname"), "cloud-ubuntu-9", RULE,
          reported="Node/cloud-ubuntu-9"),
-    Case("preferred-counted", API, ("spec", "replicas"), 4, RULE, reported="Node/" + API_NODE,
-         config={RULE: {"includePreferred": True}}),
+    Case("preferred-counted", API, ("spec", "replicas"), 4, RULE, reported="Node/" + API_NODE),
     Case("smaller-node", WEB, (), None, RULE, reported=WEB_N, config={RULE: {"allocatable": {
         WEB_NODE: {"cpu": "1500m", "memory": "4Gi"}, API_NODE: {"cpu": "4", "memory": "8Gi"},
         "cloud-ubuntu-1-16c32g": {"cpu": "16", "memory": "32Gi"}}}}),
 ]
 VARIANTS = [
     ok("recreate-has-no-surge", WEB, ("spec", "strategy"), {"type": "Recreate"}),
-    ok("preferred-not-counted", API, ("spec", "replicas"), 4),
+    ok("preferred-not-counted-when-off", API, ("spec", "replicas"), 4, config={RULE: {"includePreferred": False}}),
     # 14 pods x 2176Mi + 1Gi of others fits 32Gi; a Deployment's 25% surge (4 more pods) would not.
     ok("statefulset-has-no-surge", REDIS, ("spec", "replicas"), 14),
 ]

@@ -23,7 +23,7 @@ sentinel_master() {
   best=""
   best_epoch=-1
   for addr in ${SENTINELS:-}; do
-    reply=$(cli -h "${addr%:*}" -p "${addr##*:}" --raw SENTINEL MASTER "$SENTINEL_MASTER") || continue
+    reply=$(cli -h "${addr%:*}" -p "${addr##*:}" --raw SENTINEL MASTER "$SENTINEL_MASTER")
     found=$(printf '%s\n' "$reply" | awk 'NR % 2 { key = $0; next } { value[key] = $0 }
       END { if (value["ip"] != "" && value["port"] != "") print value["config-epoch"] + 0, value["ip"], value["port"], value["num-slaves"] + 0 }')
     [ -n "$found" ] || continue
