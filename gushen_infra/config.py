@@ -147,14 +147,36 @@ class HttpProbes(_Model):
     readiness: ProbeTiming
 
 
+class Autoscaling(_Model):
+    """A HorizontalPodAutoscaler on CPU (spec 8.3, 15.3)."""
+
+    enabled: bool = False
+    min_replicas: Replicas
+    max_replicas: Replicas
+    cpu_utilization: Annotated[int, Field(ge=1, le=100)]
+    """Target average CPU utilization, in percent of the request."""
+
+
 class Tier(_Model):
     """One stateless HTTP tier (web or api)."""
 
     image: Image
     replicas: Replicas
+    """Fixed replica count; ignored while autoscaling is enabled (the HPA owns it then)."""
     port: Port
     resources: Resources
     probes: HttpProbes
+    autoscaling: Optional[Autoscaling] = None
+
+    def problems(self, key: str) -> list[str]:
+        out = self.resources.problems(f"{key}.resources")
+        scaling = self.autoscaling
+        if scaling and scaling.min_replicas > scaling.max_replicas:
+            out.append(
+                f"{key}.autoscaling.minReplicas: {scaling.min_replicas!r} is above "
+                f"maxReplicas {scaling.max_replicas!r}"
+            )
+        return out
 
 
 class App(_Model):
@@ -359,7 +381,7 @@ class Settings(_Model):
         """Cross-field checks that pydantic's per-field validation cannot express."""
         out = []
         for tier in ("web", "api"):
-            out += getattr(self, tier).resources.problems(f"{NAMESPACE}:{tier}.resources")
+            out += getattr(self, tier).problems(f"{NAMESPACE}:{tier}")
         out += self.redis.problems(f"{NAMESPACE}:redis")
         out += self.tls.problems(f"{NAMESPACE}:tls")
         return out

@@ -112,7 +112,7 @@ class RedisCluster(pulumi.ComponentResource):
         )
         k8s.policy.v1.PodDisruptionBudget(
             NAME, metadata=workload.metadata(NAME, ns, labels),
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": labels.selector}},
+            spec=workload.disruption_budget_spec(labels),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
         )
         if s.sentinel.enabled:
@@ -207,7 +207,7 @@ class RedisCluster(pulumi.ComponentResource):
         )
         k8s.policy.v1.PodDisruptionBudget(
             PROXY, metadata=workload.metadata(PROXY, ns, labels),
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": labels.selector}},
+            spec=workload.disruption_budget_spec(labels),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
 

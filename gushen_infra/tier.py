@@ -60,6 +60,7 @@ def http_tier(
     )
     template = workload.pod_template(labels, workload.pod_spec([main], placement), pod_annotations)
     opts = pulumi.ResourceOptions(parent=parent)
+    scaling = settings.autoscaling if settings.autoscaling and settings.autoscaling.enabled else None
     service = k8s.core.v1.Service(
         name,
         metadata=workload.metadata(name, namespace, labels),
@@ -69,7 +70,25 @@ def http_tier(
     deployment = k8s.apps.v1.Deployment(
         name,
         metadata=workload.metadata(name, namespace, labels),
-        spec=workload.deployment_spec(labels, settings.replicas, template),
+        # With an HPA the Deployment sets no replicas: under server-side apply, Pulumi would
+        # otherwise own the field and reset the HPA's count on every `pulumi up`.
+        spec=workload.deployment_spec(labels, None if scaling else settings.replicas, template),
         opts=opts,
     )
+    if scaling:
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=workload.metadata(f"{name}-hpa", namespace, labels),
+            spec=workload.autoscaler_spec(
+                name, scaling.min_replicas, scaling.max_replicas, scaling.cpu_utilization
+            ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
+        )
+    if (scaling.min_replicas if scaling else settings.replicas) > 1:
+        k8s.policy.v1.PodDisruptionBudget(
+            name,
+            metadata=workload.metadata(name, namespace, labels),
+            spec=workload.disruption_budget_spec(labels),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
+        )
     return HttpTier(deployment, service, labels, settings.port)

@@ -323,6 +323,24 @@ def volume_claim(name: str, labels: AppLabels, storage_class: str, size: str) ->
     }
 
 
+def disruption_budget_spec(labels: AppLabels) -> Json:
+    """At most one pod of the app down at a time during voluntary disruptions (drains, upgrades)."""
+    return {"maxUnavailable": 1, "selector": {"matchLabels": labels.selector}}
+
+
+def autoscaler_spec(deployment: str, min_replicas: int, max_replicas: int, cpu_utilization: int) -> Json:
+    """An ``autoscaling/v2`` HPA on average CPU utilization of a Deployment."""
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "metrics": [{
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu_utilization}},
+        }],
+    }
+
+
 def service_spec(labels: AppLabels, ports: Mapping[str, int], **extra: Any) -> Json:
     """A ClusterIP Service (Traefik is the only way in) on the labels' selector."""
     return {

@@ -1,0 +1,71 @@
+"""The shared HTTP tier: autoscaling and disruption budgets for web and api (spec 8.3, 15.3)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from gushen_infra import config
+from policies.base import Obj
+from policies.catalog import evaluate
+
+from .conftest import run_stack
+from .test_config import prod_raw, problems_of, with_change
+
+
+def tier_with(name: str, **changes) -> dict:
+    tier = copy.deepcopy(prod_raw()[name])
+    for key, value in changes.items():
+        tier[key] = value
+    return tier
+
+
+def scaling(enabled=True, lo=2, hi=3, cpu=70) -> dict:
+    return {"enabled": enabled, "minReplicas": lo, "maxReplicas": hi, "cpuUtilization": cpu}
+
+
+def mandatory(stack) -> list:
+    return [v for v in evaluate([Obj.from_manifest(m) for m in stack.manifests]) if v.enforcement == "mandatory"]
+
+
+def test_prod_runs_fixed_replicas_without_hpa_or_pdb(prod):
+    assert prod.all("HorizontalPodAutoscaler") == []
+    assert prod.get("Deployment", "ai-qtrd-web")["spec"]["replicas"] == 1
+    budgets = {m["metadata"]["name"] for m in prod.all("PodDisruptionBudget")}
+    assert not budgets & {"ai-qtrd-web", "ai-qtrd-api"}, "one replica: a budget would block every drain"
+
+
+def test_autoscaling_creates_the_spec_hpa_and_leaves_replicas_to_it():
+    stack = run_stack("prod", {"web": tier_with("web", autoscaling=scaling(lo=2, hi=5)),
+                               "api": tier_with("api", autoscaling=scaling(lo=1, hi=5))})
+    web = stack.get("HorizontalPodAutoscaler", "ai-qtrd-web-hpa")["spec"]
+    assert web["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ai-qtrd-web"}
+    assert (web["minReplicas"], web["maxReplicas"]) == (2, 5)
+    assert web["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    assert stack.get("HorizontalPodAutoscaler", "ai-qtrd-api-hpa")["spec"]["minReplicas"] == 1
+    for name in ("ai-qtrd-web", "ai-qtrd-api"):
+        assert "replicas" not in stack.get("Deployment", name)["spec"], "SSA would fight the HPA"
+    assert stack.get("PodDisruptionBudget", "ai-qtrd-web")["spec"]["maxUnavailable"] == 1
+    assert {m["metadata"]["name"] for m in stack.all("PodDisruptionBudget")} & {"ai-qtrd-api"} == set()
+
+
+def test_more_than_one_fixed_replica_gets_a_budget():
+    stack = run_stack("prod", {"api": tier_with("api", replicas=2)})
+    pdb = stack.get("PodDisruptionBudget", "ai-qtrd-api")["spec"]
+    assert pdb["selector"]["matchLabels"] == stack.get("Deployment", "ai-qtrd-api")["spec"]["selector"]["matchLabels"]
+
+
+def test_the_specs_hpa_maxima_overflow_the_nodes_and_the_policy_pack_says_so():
+    spec_values = run_stack("prod", {"web": tier_with("web", autoscaling=scaling(lo=2, hi=5)),
+                                     "api": tier_with("api", autoscaling=scaling(lo=1, hi=5))})
+    flagged = {(v.policy, f"{v.kind}/{v.name}") for v in mandatory(spec_values)}
+    assert flagged == {("node-capacity", "Node/cloud-ubuntu-3-2c2g"), ("node-capacity", "Node/cloud-ubuntu-2-4c8g")}
+    fitting = run_stack("prod", {"web": tier_with("web", autoscaling=scaling(lo=2, hi=3)),
+                                 "api": tier_with("api", autoscaling=scaling(lo=1, hi=3))})
+    assert mandatory(fitting) == []
+
+
+def test_min_above_max_is_refused():
+    problems = problems_of(with_change("web.autoscaling", scaling(lo=4, hi=3)), set(config.REQUIRED_SECRETS))
+    assert problems == ["gushen:web.autoscaling.minReplicas: 4 is above maxReplicas 3"]
