@@ -8,13 +8,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from gushen_infra import appenv, config
+from gushen_infra import appenv, backup, config, monitoring
+from gushen_infra.backup import Backups, BackupsArgs
 from gushen_infra.backend import BackendService, BackendServiceArgs
 from gushen_infra.frontend import FrontendService, FrontendServiceArgs
 from gushen_infra.namespace import AppNamespace, AppNamespaceArgs
+from gushen_infra.network import NetworkIsolation, NetworkIsolationArgs
 from gushen_infra.redis import RedisCluster, RedisClusterArgs
 from gushen_infra.routing import ServiceRef, TraefikRouting, TraefikRoutingArgs
 from gushen_infra.tls import TlsCertificate, TlsCertificateArgs
+from gushen_infra.workload import AppLabels
 
 settings, secrets = config.load()
 
@@ -48,9 +51,26 @@ redis = RedisCluster(
         settings=settings.redis,
         node=settings.nodes.data,
         secret_name=platform.secret_name,
+        metrics_sidecar=monitoring.redis_exporter(settings.monitoring, platform.secret_name),
+        pod_annotations=monitoring.redis_annotations(settings.monitoring),
     ),
     opts=k3s,
 )
+
+if settings.backup.enabled:
+    Backups(
+        "backups",
+        BackupsArgs(
+            namespace=platform.namespace,
+            settings=settings.backup,
+            node=settings.nodes.data,
+            secret_name=platform.secret_name,
+            redis=settings.redis,
+            redis_replicas=redis.replicas_endpoint,
+            postgres=settings.postgres,
+        ),
+        opts=k3s,
+    )
 
 backend = BackendService(
     "api",
@@ -63,6 +83,9 @@ backend = BackendService(
         secret_name=platform.secret_name,
         config_map_name=platform.config_map_name,
         config_checksum=platform.config_checksum,
+        pod_annotations=monitoring.scrape_annotations(
+            settings.monitoring, settings.api.port, settings.monitoring.api_metrics_path
+        ),
     ),
     opts=k3s,
 )
@@ -79,6 +102,9 @@ frontend = FrontendService(
         secret_name=platform.secret_name,
         config_map_name=platform.config_map_name,
         config_checksum=platform.config_checksum,
+        pod_annotations=monitoring.scrape_annotations(
+            settings.monitoring, settings.web.port, settings.monitoring.web_metrics_path
+        ),
     ),
     opts=k3s,
 )
@@ -99,6 +125,29 @@ routing = TraefikRouting(
         frontend=ServiceRef(frontend.service_name, frontend.port),
         backend=ServiceRef(backend.service_name, backend.port),
         tls_secret_name=certificate.secret_name,
+    ),
+    opts=k3s,
+)
+
+monitoring.Alerting(
+    "monitoring", monitoring.AlertingArgs(namespace=platform.namespace, settings=settings.monitoring), opts=k3s
+)
+
+# Last: the policies name the pods of every component above.
+NetworkIsolation(
+    "network",
+    NetworkIsolationArgs(
+        namespace=platform.namespace,
+        settings=settings.network,
+        web=frontend,
+        api=backend,
+        redis=redis,
+        postgres_port=settings.postgres.port,
+        external_urls=[settings.app.lurus_api_url, settings.app.deepseek_api_base],
+        # Selectors use the name only: the jobs' labels, from backup.py's constants.
+        redis_backup=AppLabels(backup.REDIS_JOB, backup.COMPONENT) if settings.backup.enabled else None,
+        postgres_backup=AppLabels(backup.POSTGRES_JOB, backup.COMPONENT) if settings.backup.enabled else None,
+        prometheus=monitoring.prometheus(settings.monitoring),
     ),
     opts=k3s,
 )

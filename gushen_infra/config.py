@@ -9,6 +9,7 @@ before any resource is registered.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -19,7 +20,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from . import quantity
+from . import cron, quantity
 
 NAMESPACE = "gushen"
 
@@ -361,6 +362,173 @@ class Redis(_Model):
         return out
 
 
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_LABEL_NAME}$")
+_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    for key, label in value.items():
+        if not _LABEL_KEY.match(key) or len(key.split("/")[0]) > 253:
+            raise ValueError(f"invalid label key {key!r}")
+        if not _LABEL_VALUE.match(label):
+            raise ValueError(f"invalid value {label!r} of label {key!r}")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"invalid CIDR ({exc}; want e.g. 192.0.2.10/32)") from None
+    return value
+
+
+Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+#: Private, shared and link-local ranges: the pod and Service CIDRs (10.42/16, 10.43/16), the
+#: nodes' Tailscale addresses (100.64/10, with the API server on 6443 and kubelets on 10250)
+#: and the cloud metadata endpoint (169.254.169.254).
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+
+
+class IpBlock(_Model):
+    """A NetworkPolicy ``ipBlock``: ``cidr`` less the ``except`` ranges inside it."""
+
+    cidr: Cidr
+    except_: Annotated[list[Cidr], Field(alias="except")] = []
+
+    def problems(self, key: str) -> list[str]:
+        outer = ipaddress.ip_network(self.cidr)
+        out = []
+        for i, inner in enumerate(self.except_):
+            net = ipaddress.ip_network(inner)
+            if net.version != outer.version or not net.subnet_of(outer) or net == outer:  # type: ignore[arg-type]
+                out.append(f"{key}.except.{i}: {inner!r} is not a strict subnet of cidr {self.cidr!r}")
+        return out
+
+
+class NetworkPostgres(_Model):
+    """Where the external PostgreSQL is (its port is ``gushen:postgres.port``)."""
+
+    cidr: Cidr
+    """A NetworkPolicy cannot match a DNS name: the server's address, usually a /32."""
+
+
+class Network(_Model):
+    """NetworkPolicies: default deny in the namespace, then only the platform's edges (spec 16.2)."""
+
+    enabled: bool = False
+    traefik_namespace: DnsLabel = "kube-system"
+    traefik_pod_labels: Labels = {"app.kubernetes.io/name": "traefik"}
+    dns_namespace: DnsLabel = "kube-system"
+    dns_pod_labels: Labels = {"k8s-app": "kube-dns"}
+    postgres: Optional[NetworkPostgres] = None
+    """Required when enabled: the apps and the backup reach only this address on the database port."""
+    https_egress: list[IpBlock] = [IpBlock(cidr="0.0.0.0/0", except_=list(PRIVATE_RANGES))]
+    """Where the apps may open HTTPS connections (the Lurus/AI API): the internet, not the cluster."""
+
+    def problems(self, key: str) -> list[str]:
+        out = [p for i, block in enumerate(self.https_egress) for p in block.problems(f"{key}.httpsEgress.{i}")]
+        if self.enabled and self.postgres is None:
+            out.append(f"{key}.postgres.cidr: required when enabled is true (the database's address, e.g. 192.0.2.10/32)")
+        if self.enabled and not self.https_egress:
+            out.append(f"{key}.httpsEgress: empty, so the apps could not reach the AI API (got [])")
+        return out
+
+
+class RedisExporter(_Model):
+    """The ``redis-exporter`` sidecar of every Redis pod (``redis_up`` and friends on :9121)."""
+
+    image: Image = "oliver006/redis_exporter:v1.67.0-alpine"
+    resources: Resources = Resources(
+        requests=Compute(cpu="10m", memory="32Mi"), limits=Compute(cpu="100m", memory="64Mi")
+    )
+
+
+_HTTP_PATH = Annotated[str, Field(pattern=r"^/[^\s]*$")]
+
+
+class Monitoring(_Model):
+    """Prometheus scraping and alerts (spec 17); off until the cluster runs Prometheus."""
+
+    enabled: bool = False
+    prometheus_namespace: DnsLabel = "monitoring"
+    prometheus_pod_labels: Labels = {}
+    """Prometheus's pod labels; empty: any pod of ``prometheusNamespace`` may scrape."""
+    prometheus_rule: bool = False
+    """Create the PrometheusRule (needs the Prometheus Operator's CRDs on the cluster)."""
+    rule_labels: Labels = {}
+    """Extra labels on the PrometheusRule, for the operator's ``ruleSelector`` (e.g. release: ...)."""
+    web_metrics_path: _HTTP_PATH = "/metrics"
+    api_metrics_path: _HTTP_PATH = "/metrics"
+    exporter: RedisExporter = RedisExporter()
+
+    def problems(self, key: str) -> list[str]:
+        out = self.exporter.resources.problems(f"{key}.exporter.resources")
+        if self.prometheus_rule and not self.enabled:
+            out.append(f"{key}.prometheusRule: true needs enabled: true (got enabled: false)")
+        return out
+
+
+Cron = Annotated[str, AfterValidator(cron.cron_expression)]
+TimeZone = Annotated[str, AfterValidator(cron.time_zone)]
+
+
+class BackupStorage(_Model):
+    """The PVC ``backups`` both CronJobs write to (local-path: it lives on the data node)."""
+
+    storage_class: DnsLabel = "local-path"
+    size: Quantity = "20Gi"
+    retain_on_delete: bool = True
+    """``pulumi destroy`` or switching backups off leaves the PVC (local-path would delete the files with it)."""
+
+
+class RedisBackup(_Model):
+    """CronJob ``redis-backup``: an RDB pulled from an in-sync replica (``redis-cli --rdb``)."""
+
+    schedule: Cron = "0 * * * *"
+    keep: Annotated[int, Field(ge=1)] = 48
+    """How many of the newest dumps stay; older ones are deleted after each good backup."""
+    starting_deadline_seconds: Annotated[int, Field(ge=10)] = 600
+    """A run that cannot start this long after its time is skipped (the next one comes soon)."""
+    active_deadline_seconds: Annotated[int, Field(ge=60)] = 1800
+    resources: Resources = Resources(
+        requests=Compute(cpu="50m", memory="64Mi"), limits=Compute(cpu="500m", memory="256Mi")
+    )
+
+
+class PostgresBackup(_Model):
+    """CronJob ``postgres-backup``: ``pg_dump -Fc`` of the external PostgreSQL database."""
+
+    schedule: Cron = "30 3 * * *"
+    keep: Annotated[int, Field(ge=1)] = 14
+    image: Image = "postgres:17.6-alpine"
+    """pg_dump refuses a server of a newer major version: keep this major >= the server's."""
+    starting_deadline_seconds: Annotated[int, Field(ge=10)] = 3600
+    active_deadline_seconds: Annotated[int, Field(ge=60)] = 10800
+    resources: Resources = Resources(
+        requests=Compute(cpu="100m", memory="128Mi"), limits=Compute(cpu="1000m", memory="512Mi")
+    )
+
+
+class Backup(_Model):
+    """Scheduled Redis and PostgreSQL backups to a PVC on the data node (spec 18, 19.1)."""
+
+    enabled: bool = False
+    time_zone: TimeZone = "Etc/UTC"
+    """The schedules' time zone (CronJob ``timeZone``); dump names are always in UTC."""
+    storage: BackupStorage = BackupStorage()
+    redis: RedisBackup = RedisBackup()
+    postgres: PostgresBackup = PostgresBackup()
+
+    def problems(self, key: str) -> list[str]:
+        return [
+            *self.redis.resources.problems(f"{key}.redis.resources"),
+            *self.postgres.resources.problems(f"{key}.postgres.resources"),
+        ]
+
+
 class Settings(_Model):
     """Everything under ``gushen:`` except secrets."""
 
@@ -373,6 +541,9 @@ class Settings(_Model):
     api: Tier
     app: App
     postgres: Postgres
+    backup: Backup = Backup()
+    network: Network = Network()
+    monitoring: Monitoring = Monitoring()
     redis: Redis
     routing: Routing = Routing()
     tls: Tls
@@ -384,6 +555,9 @@ class Settings(_Model):
             out += getattr(self, tier).problems(f"{NAMESPACE}:{tier}")
         out += self.redis.problems(f"{NAMESPACE}:redis")
         out += self.tls.problems(f"{NAMESPACE}:tls")
+        out += self.backup.problems(f"{NAMESPACE}:backup")
+        out += self.network.problems(f"{NAMESPACE}:network")
+        out += self.monitoring.problems(f"{NAMESPACE}:monitoring")
         return out
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pulumi
 
 from . import config, workload
 from .tier import http_tier
-from .workload import env_config, env_secret, env_value
+from .workload import AppLabels, env_config, env_secret, env_value
 
 NAME = "ai-qtrd-web"
 #: Next.js writes its image/page cache under .next/cache; the root filesystem is read-only.
@@ -39,6 +40,8 @@ class FrontendServiceArgs:
     """ConfigMap holding the tier's non-secret settings."""
     config_checksum: str = ""
     """Digest of that ConfigMap; a change rolls the pods."""
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """More pod annotations (Prometheus's ``prometheus.io/*``)."""
 
 
 class FrontendService(pulumi.ComponentResource):
@@ -46,6 +49,8 @@ class FrontendService(pulumi.ComponentResource):
 
     service_name: pulumi.Output[str]
     port: int
+    labels: AppLabels
+    """The pods' labels (NetworkPolicies select the pods by them)."""
     url: pulumi.Output[str]
     """``http://ai-qtrd-web:3000``: the in-namespace address."""
 
@@ -58,12 +63,16 @@ class FrontendService(pulumi.ComponentResource):
             *(env_config(key, args.config_map_name) for key in CONFIG_KEYS),
             *(env_secret(key, args.secret_name) for key in SECRET_KEYS),
         ]
-        annotations = {"checksum/config": args.config_checksum} if args.config_checksum else None
+        checksum = {"checksum/config": args.config_checksum} if args.config_checksum else {}
+        annotations = {**checksum, **args.pod_annotations} or None
         tier = http_tier(
             self, NAME, "web", args.namespace, args.settings, env,
             workload.pin_to_node(args.node), WRITABLE_PATHS, annotations,
         )
         self.service_name = tier.service_name
         self.port = tier.port
+        self.labels = tier.labels
         self.url = self.service_name.apply(lambda n: f"http://{n}:{tier.port}")
-        self.register_outputs({"service_name": self.service_name, "port": self.port, "url": self.url})
+        self.register_outputs({
+            "service_name": self.service_name, "port": self.port, "labels": self.labels.all, "url": self.url,
+        })

@@ -8,7 +8,8 @@ No pod needs the Kubernetes API. What the pods run is rendered by :mod:`gushen_i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pulumi
@@ -49,6 +50,10 @@ class RedisClusterArgs:
     """The data node: every Redis and proxy pod is pinned there (``nodeSelector``)."""
     secret_name: pulumi.Input[str]
     """Secret whose ``REDIS_PASSWORD`` key is the password (requirepass and masterauth)."""
+    metrics_sidecar: Optional[workload.Container] = None
+    """A metrics exporter to run beside Redis in every pod (monitoring), or none; its first port serves the metrics."""
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """More annotations of the Redis pods (Prometheus's ``prometheus.io/*``)."""
 
 
 class RedisCluster(pulumi.ComponentResource):
@@ -65,6 +70,20 @@ class RedisCluster(pulumi.ComponentResource):
     """``host:port`` of the read-only replicas (through HAProxy)."""
     sentinel_endpoint: Optional[pulumi.Output[str]]
     """``host:port`` of the Sentinels; ``None`` without Sentinel."""
+    labels: AppLabels
+    """Labels of the Redis pods."""
+    proxy_labels: AppLabels
+    """Labels of the ``redis-proxy`` pods."""
+    server_port: int
+    """Redis's port on the Redis pods (the proxy connects to it)."""
+    peer_ports: tuple[int, ...]
+    """Ports the Redis pods connect to each other on: replication, and Sentinel when on."""
+    proxy_master_port: int
+    """The proxy pods' port behind ``redis-service`` (the master)."""
+    proxy_replicas_port: int
+    """The proxy pods' port behind ``redis-replicas`` (in-sync replicas)."""
+    metrics_port: Optional[int]
+    """The metrics sidecar's port on the Redis pods; ``None`` without one."""
 
     def __init__(self, name: str, args: RedisClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("gushen:redis:RedisCluster", name, None, opts)
@@ -96,7 +115,8 @@ class RedisCluster(pulumi.ComponentResource):
             spec=workload.statefulset_spec(
                 labels, s.replicas,
                 workload.pod_template(
-                    labels, self._redis_pod(args, config_map), {"checksum/config": workload.checksum(data)}
+                    labels, self._redis_pod(args, config_map),
+                    {"checksum/config": workload.checksum(data), **args.pod_annotations},
                 ),
                 headless.metadata.apply(lambda m: m.name),
                 [workload.volume_claim(DATA_VOLUME, labels, s.storage.storage_class, s.storage.size)],
@@ -134,6 +154,12 @@ class RedisCluster(pulumi.ComponentResource):
             spec=workload.service_spec(proxy_labels, {"replicas": REDIS_PORT}), opts=child,
         )
         self.port = REDIS_PORT
+        self.labels, self.proxy_labels = labels, proxy_labels
+        self.server_port = REDIS_PORT
+        self.peer_ports = (REDIS_PORT, SENTINEL_PORT) if s.sentinel.enabled else (REDIS_PORT,)
+        self.proxy_master_port, self.proxy_replicas_port = PROXY_MASTER_PORT, PROXY_REPLICAS_PORT
+        sidecar = args.metrics_sidecar
+        self.metrics_port = next(iter(sidecar.ports.values())) if sidecar and sidecar.ports else None
         self.service_name = master.metadata.apply(lambda m: m.name)
         self.fqdn = pulumi.Output.concat(self.service_name, ".", ns, ".svc.cluster.local")
         self.master_endpoint = _endpoint(master, ns, REDIS_PORT)
@@ -142,6 +168,9 @@ class RedisCluster(pulumi.ComponentResource):
             "service_name": self.service_name, "port": self.port, "fqdn": self.fqdn,
             "master_endpoint": self.master_endpoint, "replicas_endpoint": self.replicas_endpoint,
             "sentinel_endpoint": self.sentinel_endpoint,
+            "labels": labels.all, "proxy_labels": proxy_labels.all, "server_port": self.server_port,
+            "peer_ports": list(self.peer_ports), "proxy_master_port": self.proxy_master_port,
+            "proxy_replicas_port": self.proxy_replicas_port, "metrics_port": self.metrics_port,
         })
 
     def _redis_pod(self, args: RedisClusterArgs, config_map: k8s.core.v1.ConfigMap) -> Json:
@@ -158,7 +187,7 @@ class RedisCluster(pulumi.ComponentResource):
             volume_mounts=[config_mount, {"name": DATA_VOLUME, "mountPath": redis_conf.DATA_DIR}],
             run_as_user=REDIS_UID, pre_stop=[*command, "pre-stop"],
         )
-        containers = [redis]
+        containers = [redis, *([args.metrics_sidecar] if args.metrics_sidecar else [])]
         if s.sentinel.enabled:
             timing = probe_timing(s.probes.readiness)
             containers.append(workload.Container(

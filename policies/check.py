@@ -34,7 +34,8 @@ class InputError(Exception):
 def _documents(path: str) -> Iterator[Any]:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        yield from yaml.safe_load_all(text)
+        # libyaml's parser when present: five times faster than the pure-Python one on a render.
+        yield from yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from exc
     except yaml.YAMLError as exc:
@@ -86,8 +87,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    return report(objects, settings, as_json=args.json)
+
+
+def report(objects: list[Obj], settings: Any = None, as_json: bool = False, prog: str = "policies.check") -> int:
+    """Evaluate ``objects``, print the violations and a summary; the exit status (1 if any is mandatory).
+
+    ``python -m gushen_infra.render --check`` calls this on the objects it just rendered, so
+    both routes print the same lines.
+    """
     violations = evaluate(objects, settings)
-    if args.json:
+    if as_json:
         print(json.dumps(
             [{"policy": v.policy, "enforcement": v.enforcement, "kind": v.kind, "name": v.name,
               "message": v.message} for v in violations],
@@ -98,7 +108,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(v.line)
     mandatory = sum(v.enforcement == "mandatory" for v in violations)
     print(
-        f"policies.check: {len(objects)} objects, {mandatory} mandatory and "
+        f"{prog}: {len(objects)} objects, {mandatory} mandatory and "
         f"{len(violations) - mandatory} advisory violations",
         file=sys.stderr,
     )

@@ -30,7 +30,12 @@ class Stack:
         self._by_key: dict[tuple[str, str, str], Obj] = {}
         self._by_name: dict[tuple[str, str], Obj] = {}
         self._unknown_namespace: dict[tuple[str, str], Obj] = {}
+        # Pod labels by (key, value), and by (namespace, key, value): prod's labels repeat in every
+        # namespace (one per environment), so a selector lookup keyed without the namespace
+        # would scan every environment's workloads: quadratic in the number of environments.
         self._labels: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        self._labels_in: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
+        self._labels_unknown_ns: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         self._hpa: dict[tuple[str, str, str], int] = {}
         self._certificates: dict[tuple[str, str], Obj] = {}
         self._certificates_by_name: dict[str, Obj] = {}
@@ -44,6 +49,10 @@ class Stack:
                 for key, value in pod_labels(obj).items():
                     if isinstance(value, str):
                         self._labels[(key, value)].append(obj)
+                        if obj.namespace is None:
+                            self._labels_unknown_ns[(key, value)].append(obj)
+                        else:
+                            self._labels_in[(obj.namespace, key, value)].append(obj)
             elif obj.kind == "HorizontalPodAutoscaler":
                 target = get(obj.body, "spec", "scaleTargetRef")
                 top = get(obj.body, "spec", "maxReplicas")
@@ -97,7 +106,13 @@ class Stack:
 
         An unknown namespace (``None``, preview) matches any.
         """
-        pools = [self._labels.get((k, v), []) for k, v in selector.items()]
+        if namespace is None:
+            pools = [self._labels.get((k, v), []) for k, v in selector.items()]
+        else:
+            pools = [
+                self._labels_in.get((namespace, k, v), []) + self._labels_unknown_ns.get((k, v), [])
+                for k, v in selector.items()
+            ]
         if not pools:
             return []
         return [

@@ -1,0 +1,60 @@
+"""``python -m gushen_infra.render --check``: the policy pack in the render's process, with ``policies.check``'s output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from .conftest import ROOT
+
+#: A valid policy config under which the prod render breaks node placement (every tier on n1).
+ELSEWHERE = {"node-placement": {"nodes": {"web": "n1", "api": "n1", "data": "n1"}}}
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_clean_prod_render_checks_in_the_same_process(tmp_path):
+    result = run("-m", "gushen_infra.render", "--stack", "prod", "--out", str(tmp_path), "--check")
+    assert result.returncode == 0, result.stderr
+    docs = list(yaml.safe_load_all((tmp_path / "manifests.yaml").read_text()))
+    assert f"rendered {len(docs)} objects" in result.stdout
+    assert f"render --check: {len(docs)} objects, 0 mandatory and 0 advisory violations" in result.stderr
+
+
+def test_violations_are_the_lines_and_exit_code_of_policies_check(tmp_path):
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps(ELSEWHERE))
+    out = tmp_path / "out"
+    checked = run("-m", "gushen_infra.render", "--out", str(out), "--check", "--policy-config", str(config))
+    separate = run("-m", "policies.check", str(out / "manifests.yaml"), "--config", str(config))
+    assert checked.returncode == separate.returncode == 1
+    lines = checked.stdout.splitlines()
+    assert lines[0].startswith("rendered ")  # the file is written before the check, as `make render` did
+    assert lines[1:] == separate.stdout.splitlines()
+    assert any(line.startswith("mandatory node-placement Deployment/ai-qtrd-web") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{not json", "cannot read policy config"), ('{"all": 3}', "invalid policy config")],
+)
+def test_bad_policy_config_exits_2_before_anything_is_written(tmp_path, content, message):
+    config = tmp_path / "policy.json"
+    config.write_text(content)
+    out = tmp_path / "out"
+    result = run("-m", "gushen_infra.render", "--out", str(out), "--check", "--policy-config", str(config))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not out.exists()
+
+
+def test_make_render_uses_the_in_process_check():
+    recipe = (ROOT / "Makefile").read_text().split("\nrender:", 1)[1].split("\n\n", 1)[0]
+    assert "gushen_infra.render --stack prod --out rendered/prod --check" in recipe
+    assert "policies.check" not in recipe
