@@ -72,17 +72,22 @@ if settings.backup.enabled:
         opts=k3s,
     )
 
+# What both HTTP tiers share: where they run, the app Secret and ConfigMap, the Redis port.
+tier_inputs = dict(
+    namespace=platform.namespace,
+    redis_port=redis.port,
+    secret_name=platform.secret_name,
+    config_map_name=platform.config_map_name,
+    config_checksum=platform.config_checksum,
+)
+
 backend = BackendService(
     "api",
     BackendServiceArgs(
-        namespace=platform.namespace,
+        **tier_inputs,
         settings=settings.api,
         node=settings.nodes.api,
-        redis_host=redis.service_name,
-        redis_port=redis.port,
-        secret_name=platform.secret_name,
-        config_map_name=platform.config_map_name,
-        config_checksum=platform.config_checksum,
+        redis_host=redis.service_name,  # spec appendix C: the short name for the API
         pod_annotations=monitoring.scrape_annotations(
             settings.monitoring, settings.api.port, settings.monitoring.api_metrics_path
         ),
@@ -93,15 +98,11 @@ backend = BackendService(
 frontend = FrontendService(
     "web",
     FrontendServiceArgs(
-        namespace=platform.namespace,
+        **tier_inputs,
         settings=settings.web,
         node=settings.nodes.web,
-        redis_host=redis.fqdn,
-        redis_port=redis.port,
+        redis_host=redis.fqdn,  # spec appendix C: the FQDN for the web tier
         backend_url=backend.url,
-        secret_name=platform.secret_name,
-        config_map_name=platform.config_map_name,
-        config_checksum=platform.config_checksum,
         pod_annotations=monitoring.scrape_annotations(
             settings.monitoring, settings.web.port, settings.monitoring.web_metrics_path
         ),

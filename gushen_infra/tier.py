@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pulumi
@@ -92,3 +92,68 @@ def http_tier(
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
         )
     return HttpTier(deployment, service, labels, settings.port)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierArgs:
+    """What both HTTP tiers take; each component's args add what only it connects to."""
+
+    namespace: pulumi.Input[str]
+    """Namespace to deploy into."""
+    settings: config.Tier
+    """Image, replicas, port, resources, probes and autoscaling of the tier."""
+    node: str
+    """The tier's node (pinned or preferred, per component)."""
+    redis_host: pulumi.Input[str]
+    """Host name of the writable Redis endpoint (``REDIS_HOST``)."""
+    redis_port: pulumi.Input[int]
+    """Port of the Redis endpoint (``REDIS_PORT``)."""
+    secret_name: pulumi.Input[str]
+    """Secret holding the tier's secret env (read through ``secretKeyRef`` only)."""
+    config_map_name: pulumi.Input[str]
+    """ConfigMap holding the tier's non-secret settings."""
+    config_checksum: str = ""
+    """Digest of that ConfigMap; a change rolls the pods."""
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """More pod annotations (Prometheus's ``prometheus.io/*``)."""
+
+
+class TierComponent(pulumi.ComponentResource):
+    """Base of FrontendService and BackendService: one HTTP tier and its outputs."""
+
+    service_name: pulumi.Output[str]
+    port: int
+    labels: AppLabels
+    """The pods' labels (NetworkPolicies select the pods by them)."""
+    url: pulumi.Output[str]
+    """``http://<service>:<port>``: the in-namespace address."""
+
+    def _deploy(
+        self,
+        name: str,
+        component: str,
+        args: TierArgs,
+        env: Sequence[Json],
+        placement: Json,
+        writable_paths: Sequence[str],
+        config_keys: Sequence[str],
+        secret_keys: Sequence[str],
+    ) -> None:
+        """Build the tier; ``env`` comes first, then the ConfigMap and Secret keys by reference."""
+        env = [
+            workload.env_value("REDIS_HOST", args.redis_host),
+            workload.env_value("REDIS_PORT", pulumi.Output.from_input(args.redis_port).apply(str)),
+            *env,
+            *(workload.env_config(key, args.config_map_name) for key in config_keys),
+            *(workload.env_secret(key, args.secret_name) for key in secret_keys),
+        ]
+        checksum = {"checksum/config": args.config_checksum} if args.config_checksum else {}
+        annotations = {**checksum, **args.pod_annotations} or None
+        tier = http_tier(self, name, component, args.namespace, args.settings, env, placement, writable_paths, annotations)
+        self.service_name = tier.service_name
+        self.port = tier.port
+        self.labels = tier.labels
+        self.url = self.service_name.apply(lambda n: f"http://{n}:{tier.port}")
+        self.register_outputs({
+            "service_name": self.service_name, "port": self.port, "labels": self.labels.all, "url": self.url,
+        })
