@@ -149,11 +149,14 @@ def workload_ready_s(manifest: Mapping[str, Any], timing: Timing = Timing()) -> 
 # --- the graph ---------------------------------------------------------------------------------
 
 
+def _namespace(manifest: Mapping[str, Any]) -> str:
+    return manifest["metadata"].get("namespace") or ""
+
+
 def _selects(service: Mapping[str, Any], workload: Mapping[str, Any]) -> bool:
     selector = (service.get("spec") or {}).get("selector") or {}
     labels = ((((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")) or {}
-    same_ns = (service["metadata"].get("namespace") or "") == (workload["metadata"].get("namespace") or "")
-    return bool(selector) and same_ns and all(labels.get(k) == v for k, v in selector.items())
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 def _awaits_pods(service: Mapping[str, Any]) -> bool:
@@ -170,6 +173,9 @@ def model(resources: Iterable[Recorded], timing: Timing = Timing()) -> Plan:
             children[r.parent].append(r.urn)
     manifests = {u: plain(r.inputs) for u, r in recs.items() if is_kubernetes_object(r)}
     workloads = [u for u, m in manifests.items() if m["kind"] in WORKLOADS]
+    by_namespace: dict[str, list[str]] = defaultdict(list)
+    for u in workloads:
+        by_namespace[_namespace(manifests[u])].append(u)
     steps: dict[str, Step] = {}
     warnings: list[str] = []
     visiting: set[str] = set()
@@ -210,7 +216,7 @@ def model(resources: Iterable[Recorded], timing: Timing = Timing()) -> Plan:
                 s.done += timing.pod_start_s + len(init) * timing.init_container_s + timing.job_run_s
                 s.why = f"created, then its pod run ({timing.job_run_s:g}s assumed)"
             elif m["kind"] == "Service" and _awaits_pods(m):
-                selected = [w for w in workloads if _selects(m, manifests[w])]
+                selected = [w for w in by_namespace[_namespace(m)] if _selects(m, manifests[w])]
                 if not selected:
                     warnings.append(f"{s.label} selects no workload of the stack: its await would time out")
                 for w in selected:

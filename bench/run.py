@@ -1,7 +1,8 @@
 """What ``pulumi preview`` costs and how it grows: ``python bench/run.py [--runs N] [--quick] [--json-out FILE]``.
 
 Prints a JSON report on stdout and a short table on stderr. Every timing is the median of
-``--runs`` runs (default 5; fresh processes for the floor, render and check figures):
+``--runs`` runs (default 5; the cheap in-process policy timings get at least 9), wall time,
+fresh processes for the floor, render and check figures:
 
 1. floor: a Python process that only imports what the program imports (pulumi and the
    pulumi_kubernetes / pulumi_random modules a prod render loads);
@@ -40,6 +41,8 @@ from policies.catalog import evaluate  # noqa: E402
 
 SIZES = (100, 1000, 5000)
 QUICK_SIZES = (30, 100)
+#: Rounds of the (cheap) in-process policy timings, at least.
+POLICY_ROUNDS = 9
 #: Targets of issue 7.
 RENDER_RATIO_MAX = 1.5
 POLICIES_1000_MAX_S = 1.0
@@ -62,9 +65,9 @@ def median(samples: Sequence[float]) -> float:
 
 
 def process_times(
-    commands: dict[str, list[str]], runs: int, stdin: dict[str, str], warm_up: bool = True
+    commands: dict[str, list[str]], runs: int, stdin: dict[str, str], warm_up: bool = False
 ) -> dict[str, list[float]]:
-    """Wall time of each command as a fresh process, ``runs`` times (after a warm-up round, uncounted).
+    """Wall time of each command as a fresh process, ``runs`` times (after an uncounted warm-up round if asked).
 
     Rounds interleave the commands, so a burst of load on the machine hits all of them alike
     (the ratios matter more than the absolute times).
@@ -116,7 +119,9 @@ def figure(times: list[float], **extra: Any) -> dict[str, Any]:
     return {"median_s": median(times), "min_s": min(times), "runs_s": times, **extra}
 
 
-def bench_processes(runs: int, out: Path, warm_up: bool = True) -> dict[str, Any]:
+def bench_processes(runs: int, out: Path) -> dict[str, Any]:
+    """The fresh-process figures; ``floor_modules`` has just imported everything, so bytecode
+    and page cache are warm and no warm-up round is needed."""
     py = sys.executable
     modules = floor_modules()
     render_cmd = [py, "-m", "gushen_infra.render", "--stack", "prod", "--out", str(out)]
@@ -131,7 +136,6 @@ def bench_processes(runs: int, out: Path, warm_up: bool = True) -> dict[str, Any
         },
         runs,
         stdin={"floor": "\n".join(modules)},
-        warm_up=warm_up,
     )
     f = median(times["floor"])
     return {
@@ -143,22 +147,32 @@ def bench_processes(runs: int, out: Path, warm_up: bool = True) -> dict[str, Any
 
 
 def bench_scale(sizes: Sequence[int], runs: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    program, policies = [], []
+    """Program evaluation, then the policies, on a synthetic stack of about each size."""
+    program, stacks = [], {}
     for target in sizes:
         copies = synthetic.copies_for(target)
         log(f"synthetic stack of ~{target} objects ({copies} copies): program under mocks, {runs} runs")
         times, recs = call_times(lambda: synthetic.run(copies), runs)
-        docs = render.manifests(recs)
-        n = len(docs)
+        stacks[target] = render.manifests(recs)
+        n = len(stacks[target])
         program.append(
             {"target": target, "objects": n, "registrations": len(recs), **figure(times),
              "ms_per_object": 1000 * median(times) / n}
         )
         del recs
-        log(f"  {n} objects: {median(times):.2f}s; policies on them, {runs} runs")
-        ptimes, _ = call_times(check_objects(docs), runs)
-        policies.append({"target": target, "objects": n, **figure(ptimes), "objects_per_s": n / median(ptimes)})
-        log(f"  policies: {median(ptimes) * 1000:.0f}ms")
+        log(f"  {n} objects: {median(times):.2f}s, {program[-1]['ms_per_object']:.2f} ms/object")
+    # Cheap enough to run more often; rounds interleave the sizes, so the growth ratios do not
+    # depend on which size a burst of load on the machine happened to hit.
+    rounds = max(runs, POLICY_ROUNDS)
+    log(f"policies on each stack, {rounds} rounds")
+    ptimes: dict[int, list[float]] = {target: [] for target in sizes}
+    for _ in range(rounds):
+        for target in sizes:
+            ptimes[target] += call_times(check_objects(stacks[target]), 1)[0]
+    policies = [
+        {"target": t, "objects": len(stacks[t]), **figure(ptimes[t]), "objects_per_s": len(stacks[t]) / median(ptimes[t])}
+        for t in sizes
+    ]
     for rows in (program, policies):
         for prev, row in zip(rows, rows[1:]):
             row["growth_vs_previous"] = row["median_s"] / prev["median_s"]
@@ -169,7 +183,7 @@ def bench_scale(sizes: Sequence[int], runs: int) -> tuple[list[dict[str, Any]], 
 def bench_prod(runs: int) -> dict[str, Any]:
     recs = render.run_program("prod")
     docs = render.manifests(recs)
-    times, _ = call_times(check_objects(docs), max(runs, 5))
+    times, _ = call_times(check_objects(docs), max(runs, POLICY_ROUNDS))
     plan = model.model(recs)
     return {
         "policies": {"objects": len(docs), **figure(times)},
@@ -223,7 +237,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=None, help="runs per figure, medians reported (default 5; 3 with --quick)")
     parser.add_argument(
-        "--quick", action="store_true", help=f"smoke run: stacks of {QUICK_SIZES} objects, 3 runs, no warm-up round"
+        "--quick", action="store_true", help=f"smoke run: stacks of {QUICK_SIZES} objects, 3 runs"
     )
     parser.add_argument("--json-out", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args(argv)
@@ -237,7 +251,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
             "runs": runs,
             "quick": args.quick,
-            **bench_processes(runs, Path(tmp), warm_up=not args.quick),
+            **bench_processes(runs, Path(tmp)),
         }
     prod = bench_prod(runs)
     program, scaled = bench_scale(sizes, runs)
