@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,6 +52,16 @@ def run_stack(stack: str = "prod", overrides: Optional[Mapping[str, Any]] = None
 def prod() -> Stack:
     """Every resource the mocks saw for the prod stack (run once per session)."""
     return run_stack("prod")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate a process a test started; kill it if it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 def require_binary(name: str) -> str:

@@ -29,7 +29,7 @@ from policies.base import Obj
 from policies.catalog import RULES, evaluate
 from policies.config import resolve
 
-from .conftest import ROOT
+from .conftest import ROOT, stop_process
 
 STARTUP_SECONDS = 60
 LEVEL = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory", proto.DISABLED: "disabled"}
@@ -94,12 +94,7 @@ def analyzer(engine) -> Iterator[proto.AnalyzerStub]:
     finally:
         if channel is not None:
             channel.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def _struct(values: dict[str, Any]) -> struct_pb2.Struct:

@@ -25,6 +25,8 @@ from typing import Any, Optional
 
 import yaml
 
+from .conftest import stop_process
+
 Json = dict[str, Any]
 #: The Middleware types the routes use; anything else must be added here deliberately.
 MIDDLEWARE_TYPES = {"redirectScheme", "headers", "rateLimit"}
@@ -246,9 +248,4 @@ def running_traefik(binary: str, dynamic: Json, workdir: Path) -> Iterator[Edge]
             )
         yield Edge(web, websecure, frozenset(expected), workdir / "access.log")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
