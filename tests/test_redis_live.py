@@ -57,6 +57,14 @@ class Writer(threading.Thread):
     """Writes through HAProxy (what `redis-service` gives the apps); a write counts as
     acknowledged once ``WAIT 1`` confirms a replica has it."""
 
+    @classmethod
+    def running(cls, cluster: Cluster) -> "Writer":
+        """A started writer that already has acknowledged writes, so a failure has data to lose."""
+        writer = cls(cluster)
+        writer.start()
+        wait_for("acknowledged writes", lambda: len(writer.acked) >= 50)
+        return writer
+
     def __init__(self, cluster: Cluster):
         super().__init__(daemon=True)
         self.cluster = cluster
@@ -175,9 +183,7 @@ def test_restart_from_the_aof_keeps_the_data_and_liveness_accepts_loading(cluste
 
 def test_sentinel_failover_through_haproxy_loses_no_acknowledged_write(proxied, capsys):
     cluster = proxied
-    writer = Writer(cluster)
-    writer.start()
-    wait_for("acknowledged writes", lambda: len(writer.acked) >= 50)
+    writer = Writer.running(cluster)
     killed_at = time.monotonic()
     cluster.kill(0)
     recovered_at = wait_for("a write acknowledged after the master's death",
@@ -212,9 +218,7 @@ def test_a_master_that_restarts_at_once_waits_for_the_failover(proxied):
     """A crash the kubelet restarts within seconds: the Sentinels still name the old master, so it
     waits for them to promote the replica with the acknowledged writes, and rejoins as its replica."""
     cluster = proxied
-    writer = Writer(cluster)
-    writer.start()
-    wait_for("acknowledged writes", lambda: len(writer.acked) >= 50)
+    writer = Writer.running(cluster)
     killed_at = time.monotonic()
     cluster.kill(0)
     cluster.start_server(0)
@@ -230,9 +234,7 @@ def test_a_master_that_restarts_at_once_waits_for_the_failover(proxied):
 
 def test_pre_stop_hands_the_master_role_over(proxied, rendered, capsys):
     cluster = proxied
-    writer = Writer(cluster)
-    writer.start()
-    wait_for("acknowledged writes", lambda: len(writer.acked) >= 50)
+    writer = Writer.running(cluster)
     node = cluster.nodes[0]
     started = time.monotonic()
     hook = rendered.redis["lifecycle"]["preStop"]["exec"]["command"]
