@@ -39,7 +39,7 @@ def restore_container(stack: Stack, pod_key: str) -> Json:
 
 
 def restore_command(script: str, *args: str) -> list[str]:
-    """What the README has the operator run with ``kubectl exec`` in a restore pod."""
+    """What docs/backups.md has the operator run with ``kubectl exec`` in a restore pod."""
     return ["sh", f"{backup.SCRIPT_DIR}/{script}", *args]
 
 

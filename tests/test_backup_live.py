@@ -189,7 +189,7 @@ def test_restore_brings_the_backup_back_where_a_naive_copy_does_not(prod, cluste
     assert cluster.node(0).get("late:0") is not None and cluster.node(0).get("k:0") is None
     assert not holds_backup_state(cluster.node(0)), "the naive copy restored nothing"
 
-    # The procedure (README, "Restore Redis"): scale to 0, run the restore in the restore pod, scale up.
+    # The procedure (docs/backups.md, "Restore Redis"): scale to 0, run the restore in the restore pod, scale up.
     scale_to_zero(cluster)
     container = restore_container(prod, backup.REDIS_RESTORE_POD)
     rewrite = {"/data": str(cluster.nodes[0].data_dir), backup.BACKUP_DIR: str(backup_dir), "6379": str(free_port())}
