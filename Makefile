@@ -4,8 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 REQS := requirements.txt requirements-dev.txt policies/requirements.txt
+## The stack `make render` renders (Pulumi.$(STACK).yaml), checked with policies/config.$(STACK).json if it exists.
+STACK ?= prod
+POLICY_CONFIG ?= $(wildcard policies/config.$(STACK).json)
+## Every binary the live tests run, as binary:Debian package (`make deps` installs the missing ones).
+DEPS := redis-server:redis-server haproxy:haproxy initdb:postgresql promtool:prometheus \
+	prometheus-redis-exporter:prometheus-redis-exporter restic:restic sshd:openssh-server
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: render test clean
+.PHONY: render test deps clean
 
 $(STAMP): $(REQS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,14 +20,27 @@ $(STAMP): $(REQS)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## Render the prod stack without a cluster into rendered/prod/ and check it against the policy pack
+## Render a stack without a cluster into rendered/$(STACK)/ and check it against the policy pack
 ## (in the same process: `python -m policies.check rendered/prod/manifests.yaml` gives the same answer).
 render: $(STAMP)
-	$(PY) -m gushen_infra.render --stack prod --out rendered/prod --check
+	$(PY) -m gushen_infra.render --stack $(STACK) --out rendered/$(STACK) --check $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
 
 ## Run every test.
 test: $(STAMP)
 	$(PY) -m pytest
+
+## Install what the live tests need: the Python packages (.venv) and, with apt-get, every missing binary
+## of DEPS (sbin and PostgreSQL's versioned bin directory count as installed).
+deps: $(STAMP)
+	@need=""; \
+	search="$$PATH:/usr/sbin:/sbin$$(for d in /usr/lib/postgresql/*/bin; do printf ':%s' "$$d"; done)"; \
+	for pair in $(DEPS); do \
+	  PATH="$$search" command -v "$${pair%%:*}" >/dev/null 2>&1 || need="$$need $${pair#*:}"; \
+	done; \
+	if [ -z "$$need" ]; then echo "deps: every binary the live tests need is installed"; exit 0; fi; \
+	echo "deps: installing$$need"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null
 
 clean:
 	rm -rf rendered .pytest_cache

@@ -12,12 +12,13 @@ import difflib
 import ipaddress
 import json
 import re
+import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from . import cron, quantity
@@ -45,9 +46,35 @@ class ConfigError(pulumi.RunError):
 # --- value types -------------------------------------------------------------------------------
 
 
-def _quantity(value: str) -> str:
-    if not quantity.is_quantity(value):
-        raise ValueError("malformed quantity")
+def _quantity(value: Any) -> Any:
+    """Any quantity form Kubernetes takes: a string (kept as written) or a YAML number (``cpu: 2``,
+    ``cpu: 0.5``), which becomes the string the API server stores (``"2"``, ``"500m"``)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return value  # pydantic's "Input should be a valid string" names the type
+    try:
+        amount = quantity.parse(value)
+    except quantity.QuantityError:
+        raise ValueError("malformed quantity") from None
+    if amount < 0:
+        raise ValueError("negative quantity")
+    return value.strip() if isinstance(value, str) else quantity.canonical(value)
+
+
+#: Below this a memory or storage size is a slip of the unit (``512`` bytes for ``512Mi``).
+MIN_BYTES = 2**20
+
+
+def _bytes(value: str) -> str:
+    """A memory or storage size: a whole number of bytes, at least :data:`MIN_BYTES`."""
+    amount, suffix = quantity.split(value)
+    number = re.match(r"[0-9.]*", value)[0] or "1"  # type: ignore[index]
+    if suffix == "m" or amount.denominator != 1:
+        raise ValueError(
+            f"{value!r} is {float(amount):g} bytes ('{suffix or value}' is not a byte unit: m means milli); "
+            f"did you mean '{number}Mi'?"
+        )
+    if amount < MIN_BYTES:
+        raise ValueError(f"{value!r} is only {amount} bytes; did you mean '{number}Mi'?")
     return value
 
 
@@ -88,7 +115,8 @@ def _http_url(value: str) -> str:
     return value
 
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+Bytes = Annotated[str, BeforeValidator(_quantity), AfterValidator(_bytes)]
 Domain = Annotated[str, AfterValidator(_domain)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 NodeName = Annotated[str, AfterValidator(_node_name)]
@@ -117,7 +145,7 @@ class Nodes(_Model):
 
 class Compute(_Model):
     cpu: Quantity
-    memory: Quantity
+    memory: Bytes
 
 
 class Resources(_Model):
@@ -277,7 +305,7 @@ class RedisStorage(_Model):
     """The PVC template of each Redis pod (``/data``)."""
 
     storage_class: DnsLabel
-    size: Quantity
+    size: Bytes
 
 
 class RedisPersistence(_Model):
@@ -377,11 +405,23 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
 
 
 def _cidr(value: str) -> str:
+    """Every CIDR key: an explicit prefix length, no host bits; returned in canonical form."""
+    address, _, prefix = value.partition("/")
     try:
-        ipaddress.ip_network(value, strict=True)
+        single = ipaddress.ip_address(address)
+    except ValueError:
+        single = None
+    if not prefix and single is not None:
+        raise ValueError(f"no prefix length (one address is {single}/{single.max_prefixlen})")
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
     except ValueError as exc:
+        if single is not None and prefix.isdigit() and int(prefix) <= single.max_prefixlen:
+            network = ipaddress.ip_network(value, strict=False)
+            raise ValueError(
+                f"host bits set (the network is {network}; one address is {single}/{single.max_prefixlen})"
+            ) from None
         raise ValueError(f"invalid CIDR ({exc}; want e.g. 192.0.2.10/32)") from None
-    return value
 
 
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
@@ -479,7 +519,7 @@ class BackupStorage(_Model):
     """The PVC ``backups`` both CronJobs write to (local-path: it lives on the data node)."""
 
     storage_class: DnsLabel = "local-path"
-    size: Quantity = "20Gi"
+    size: Bytes = "20Gi"
     retain_on_delete: bool = True
     """``pulumi destroy`` or switching backups off leaves the PVC (local-path would delete the files with it)."""
 
@@ -596,26 +636,81 @@ def _quote(value: Any) -> str:
     return repr(value)
 
 
-def _format(error: Mapping[str, Any], allowed: Collection[str]) -> str:
+def _model_in(annotation: Any) -> Optional[type[BaseModel]]:
+    """The settings model inside a field's type (``Optional[X]``, ``list[X]``, ``Annotated[X, ...]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, typing.get_args(annotation)) if m is not None), None)
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _keys_at(loc: list[str]) -> list[str]:
+    """The keys allowed beside ``loc[-1]`` (the model that holds it), for a did-you-mean."""
+    model: Optional[type[BaseModel]] = Settings
+    for part in loc[:-1]:
+        if part.isdigit():  # a list item: the list's model already stands for it
+            continue
+        fields = {field.alias or name: field for name, field in model.model_fields.items()}  # type: ignore[union-attr]
+        model = _model_in(fields[part].annotation) if part in fields else None
+        if model is None:
+            return []
+    keys = _keys_of(model)  # type: ignore[arg-type]
+    return keys + list(SECRET_KEYS) if len(loc) == 1 else keys
+
+
+def _format(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error["loc"]]
     key = f"{NAMESPACE}:" + ".".join(loc)
     kind = error["type"]
     if kind == "missing":
         return f"{key}: required key is missing"
     if kind == "extra_forbidden":
-        hint = difflib.get_close_matches(loc[-1], allowed, n=1) if len(loc) == 1 else []
+        hint = difflib.get_close_matches(loc[-1], _keys_at(loc), n=1)
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else " (a typo?)"
         return f"{key}: unknown key{suggestion}, value {_quote(error['input'])}"
     message = error["msg"].removeprefix("Value error, ")
     return f"{key}: {message} (got {_quote(error['input'])})"
 
 
-def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
+def _set_command(key: str, value: str = "<value>") -> str:
+    """The CLI command that sets a (dotted) key, list items as ``[i]`` as ``--path`` spells them."""
+    path = re.sub(r"\.([0-9]+)(?=\.|$)", r"[\1]", key)
+    flag = " --path" if "." in key or "[" in path else ""
+    return f"pulumi config set{flag} '{NAMESPACE}:{path}' {value}"
+
+
+def _outside(other: Mapping[str, Any], known: Collection[str]) -> dict[str, str]:
+    """Keys in another namespace that were meant for ``gushen:`` (``gushn:domain``, ``gushen-infra:domain``).
+
+    Other namespaces are legitimate (``kubernetes:``, ``pulumi:``): only a key this program knows, or a
+    namespace close to ``gushen``, is reported. Returns ``{top-level key it stands for: message}``.
+    """
+    out = {}
+    for full, value in other.items():
+        namespace, _, name = full.partition(":")
+        head = name.split(".")[0]
+        if head in known or difflib.get_close_matches(namespace, [NAMESPACE], n=1, cutoff=0.6):
+            out[head] = (
+                f"{full}: outside the {NAMESPACE}: namespace, so the program never reads it; did you mean "
+                f"{NAMESPACE}:{name}? (set it with {_set_command(name)}, then pulumi config rm '{full}'; "
+                f"got {_quote(_decode(value))})"
+            )
+    return out
+
+
+def validate(
+    raw: Mapping[str, Any], secret_keys: Collection[str] = (), other: Mapping[str, Any] = {}
+) -> Settings:
     """Validate the ``gushen:`` config (keys without the namespace prefix) into settings.
 
-    ``secret_keys`` are the keys Pulumi holds as secrets. Raises :class:`ConfigError`
-    with every problem found.
+    ``secret_keys`` are the keys Pulumi holds as secrets; ``other`` is the config of every other
+    namespace (``namespace:key``), checked for keys meant for this one. Raises
+    :class:`ConfigError` with every problem found.
     """
+    known = _keys_of(Settings) + list(SECRET_KEYS)
     problems: list[str] = []
     plain: dict[str, Any] = {}
     for key, value in raw.items():
@@ -626,19 +721,35 @@ def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Setti
                     f"(pulumi config set --secret {NAMESPACE}:{key} ...), not plain text"
                 )
             continue
+        if "." in key and key.split(".")[0] in known:
+            problems.append(
+                f"{NAMESPACE}:{key}: one flat key named {key!r}, not a nested one: set it with "
+                f"{_set_command(key)} and remove this one (pulumi config rm '{NAMESPACE}:{key}'); "
+                f"got {_quote(_decode(value))}"
+            )
+            continue
         plain[key] = _decode(value)
+    misplaced = _outside(other, known)
+    if not plain and not problems:
+        raise ConfigError(list(misplaced.values()) or [
+            f"{NAMESPACE}: no config at all in the {NAMESPACE}: namespace (an empty stack file, or one "
+            f"without a `config:` section?); Pulumi.prod.yaml has every key"
+        ])
+    problems += misplaced.values()
     for key in REQUIRED_SECRETS:
-        if key not in raw:
+        if key not in raw and key not in misplaced:
             problems.append(
                 f"{NAMESPACE}:{key}: required secret is missing "
                 f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
             )
-    allowed = [field.alias or name for name, field in Settings.model_fields.items()] + list(SECRET_KEYS)
     settings = None
     try:
         settings = Settings.model_validate(plain)
     except ValidationError as exc:
-        problems += [_format(error, allowed) for error in exc.errors()]
+        problems += [
+            _format(error) for error in exc.errors()
+            if not (error["type"] == "missing" and len(error["loc"]) == 1 and error["loc"][0] in misplaced)
+        ]
     if settings is not None:
         problems += settings.problems()
     if problems:
@@ -647,21 +758,100 @@ def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Setti
     return settings
 
 
-def _raw_pulumi_config() -> tuple[dict[str, Any], set[str]]:
+# --- placeholders ------------------------------------------------------------------------------
+
+#: The committed stack files carry these until an operator sets the real values: ``set-me`` in a
+#: name or address, a reserved domain (RFC 2606: can never resolve) and the documentation networks
+#: (RFC 5737, RFC 3849: route nowhere). ``pulumi up`` refuses them; the render and preview list them.
+PLACEHOLDER_WORD = "set-me"
+RESERVED_DOMAINS = ("invalid", "example", "example.com", "example.net", "example.org")
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+
+
+def is_placeholder(value: str) -> bool:
+    text = value.strip().lower()
+    if PLACEHOLDER_WORD in text:
+        return True
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        hosts = re.split(r"[@/:\s,]+", text)
+        return any(h == d or h.endswith("." + d) for h in hosts for d in RESERVED_DOMAINS)
+    return any(network.version == doc.version and network.subnet_of(doc) for doc in DOCUMENTATION_NETWORKS)  # type: ignore[arg-type]
+
+
+def placeholders(settings: Settings) -> list[tuple[str, str]]:
+    """Every ``(dotted key, value)`` in the settings that is a placeholder, in the settings' order."""
+    found: list[tuple[str, str]] = []
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, f"{key}.{k}" if key else k)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{key}.{i}")
+        elif isinstance(value, str) and is_placeholder(value):
+            found.append((key, value))
+
+    walk(settings.model_dump(mode="json", by_alias=True), "")
+    return found
+
+
+def placeholder_lines(settings: Settings) -> list[str]:
+    """One line per placeholder: the key, its value and the command that sets the real one."""
+    return [
+        f"{NAMESPACE}:{key}: {value!r} is a placeholder; set the real value with {_set_command(key)}"
+        for key, value in placeholders(settings)
+    ]
+
+
+def offline() -> bool:
+    """Running under Pulumi's mocks (the offline render, the tests), not against an engine."""
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_monitor
+
+    return isinstance(get_monitor(), MockMonitor)
+
+
+def deploying() -> bool:
+    """A real ``pulumi up``: the engine is there and this is not a preview."""
+    return not pulumi.runtime.is_dry_run() and not offline()
+
+
+def split_namespace(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``namespace:key`` config as (``gushen:`` keys without the prefix, every other key as is)."""
+    prefix = f"{NAMESPACE}:"
+    ours = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    return ours, {k: v for k, v in config.items() if not k.startswith(prefix)}
+
+
+def _raw_pulumi_config() -> tuple[dict[str, Any], set[str], dict[str, Any]]:
     from pulumi.runtime import config as runtime_config
 
     merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{NAMESPACE}:"
-    raw = {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+    raw, other = split_namespace(merged)
     secret = {k for k in raw if runtime_config.is_config_secret(prefix + k)}
     secret |= {k[len(prefix):] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
-    return raw, secret
+    return raw, secret, other
 
 
 def load() -> tuple[Settings, Secrets]:
-    """Read and validate this stack's config. The program's single entry point to config."""
-    raw, secret_keys = _raw_pulumi_config()
-    settings = validate(raw, secret_keys)
+    """Read and validate this stack's config. The program's single entry point to config.
+
+    A real deploy refuses placeholders (:func:`placeholders`); a preview warns about them.
+    """
+    raw, secret_keys, other = _raw_pulumi_config()
+    settings = validate(raw, secret_keys, other)
+    unset = placeholder_lines(settings)
+    if unset and deploying():
+        raise ConfigError([f"{line} (pulumi up refuses placeholders)" for line in unset])
+    if unset and not offline():
+        for line in unset:
+            pulumi.log.warn(f"{line} (pulumi up will refuse it)")
     cfg = pulumi.Config(NAMESPACE)
     secrets = Secrets(
         deepseek_api_key=cfg.require_secret("deepseekApiKey"),

