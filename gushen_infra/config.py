@@ -68,11 +68,10 @@ def _bytes(value: str) -> str:
     """A memory or storage size: a whole number of bytes, at least :data:`MIN_BYTES`."""
     amount, suffix = quantity.split(value)
     number = re.match(r"[0-9.]*", value)[0] or "1"  # type: ignore[index]
-    if suffix == "m" or amount.denominator != 1:
-        raise ValueError(
-            f"{value!r} is {float(amount):g} bytes ('{suffix or value}' is not a byte unit: m means milli); "
-            f"did you mean '{number}Mi'?"
-        )
+    if suffix == "m":
+        raise ValueError(f"{value!r} is {float(amount):g} bytes (m is milli, not mega); did you mean '{number}Mi'?")
+    if amount.denominator != 1:
+        raise ValueError(f"{value!r} is not a whole number of bytes; did you mean '{number}Mi'?")
     if amount < MIN_BYTES:
         raise ValueError(f"{value!r} is only {amount} bytes; did you mean '{number}Mi'?")
     return value

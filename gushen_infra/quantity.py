@@ -79,10 +79,10 @@ def is_quantity(value: object) -> bool:
 def _decimal(value: Fraction, exponent_form: bool) -> str:
     """The largest exponent (a multiple of 3, -9 at least) that leaves an integer mantissa."""
     exp = -9
-    while exp < 18 and (value / Fraction(10) ** (exp + 3)).denominator == 1:
+    while (value / Fraction(10) ** (exp + 3)).denominator == 1:
         exp += 3
     mantissa = value / Fraction(10) ** exp
-    if exponent_form:
+    if exponent_form or exp > 18:  # no SI suffix beyond E (10^18)
         return f"{mantissa.numerator}" + (f"e{exp}" if exp else "")
     return f"{mantissa.numerator}{next(s for s, e in _DECIMAL.items() if e == exp)}"
 

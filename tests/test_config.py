@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import runpy
+import sys
 
+import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
-from gushen_infra import config, render
+from gushen_infra import config, quantity, render
 
-from .conftest import ROOT
+from .conftest import ROOT, run_stack
 
 
 def prod_raw() -> dict:
@@ -121,3 +126,258 @@ def test_bad_config_stops_the_program_before_any_resource_is_registered():
         render.run_program("prod", ROOT, {"web": {**prod_raw()["web"], "replicas": 0}}, mocks=mocks)
     assert info.value.problems == ["gushen:web.replicas: Input should be greater than or equal to 1 (got 0)"]
     assert mocks.resources == []
+
+
+# --- quantities: every form Kubernetes takes, and nothing that would break -----------------------
+
+#: (key, value as the stack file or `pulumi config set --path` gives it, what the pod spec gets)
+QUANTITY_FORMS = [
+    ("web.resources.limits.cpu", 2, "2"),
+    ("web.resources.requests.cpu", 0.5, "500m"),
+    ("web.resources.requests.cpu", 0.25, "250m"),
+    ("web.resources.limits.cpu", "1.5", "1.5"),
+    ("web.resources.limits.memory", 536870912, "536870912"),
+    ("web.resources.limits.memory", "0.5Gi", "0.5Gi"),
+    ("web.resources.limits.memory", "512M", "512M"),
+    ("web.resources.limits.memory", " 512Mi ", "512Mi"),
+]
+
+
+@pytest.mark.parametrize("path,value,expected", QUANTITY_FORMS, ids=[f"{c[0]}={c[1]!r}" for c in QUANTITY_FORMS])
+def test_every_quantity_form_kubernetes_accepts_is_accepted(path, value, expected):
+    """A number becomes the string the API server stores (``cpu: 0.5`` is ``500m``); a string stays
+    as written (the API server reads ``1000m`` and ``1`` alike, and rewriting it would show a diff
+    on every preview)."""
+    settings = config.validate(with_change(path, value), SECRET_KEYS)
+    *parents, leaf = path.split(".")
+    node = settings
+    for part in parents:
+        node = getattr(node, part)
+    assert getattr(node, leaf) == expected
+    assert quantity.parse(expected) == quantity.parse(value)
+
+
+def test_numeric_quantities_reach_the_pod_spec_as_kubernetes_reads_them():
+    resources = {"requests": {"cpu": 0.5, "memory": 268435456}, "limits": {"cpu": 1, "memory": "512Mi"}}
+    stack = run_stack("prod", {"web": {**prod_raw()["web"], "resources": resources}})
+    container = stack.get("Deployment", "ai-qtrd-web")["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "268435456"}, "limits": {"cpu": "1", "memory": "512Mi"}
+    }
+
+
+REFUSED = [
+    ("web.resources.limits.memory", "512m", "'512m' is 0.512 bytes (m is milli, not mega); did you mean '512Mi'?"),
+    ("api.resources.requests.memory", 512, "'512' is only 512 bytes; did you mean '512Mi'?"),
+    ("web.resources.limits.memory", "0.5", "'0.5' is not a whole number of bytes"),
+    ("redis.storage.size", "10m", "did you mean '10Mi'?"),
+    ("backup.storage.size", "50m", "did you mean '50Mi'?"),
+    ("web.resources.requests.cpu", "-1", "negative quantity"),
+    ("web.resources.requests.cpu", True, "Input should be a valid string"),
+    ("web.resources.requests.cpu", "2 cores", "malformed quantity"),
+    ("network.postgres.cidr", "192.0.2.10", "no prefix length (one address is 192.0.2.10/32)"),
+    ("network.postgres.cidr", "2001:db8::10", "no prefix length (one address is 2001:db8::10/128)"),
+    ("network.postgres.cidr", "192.0.2.10/24", "host bits set (the network is 192.0.2.0/24; one address is 192.0.2.10/32)"),
+    ("network.postgres.cidr", "192.0.2.300/32", "invalid CIDR"),
+    ("network.httpsEgress.0.cidr", "203.0.113.7", "no prefix length (one address is 203.0.113.7/32)"),
+    ("network.httpsEgress.0.except.0", "10.0.0.1", "no prefix length (one address is 10.0.0.1/32)"),
+]
+
+
+def set_path(raw: dict, path: str, value) -> dict:
+    node = raw
+    *parents, leaf = path.split(".")
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(leaf) if isinstance(node, list) else leaf] = value
+    return raw
+
+
+@pytest.mark.parametrize("path,value,expected", REFUSED, ids=[f"{c[0]}={c[1]!r}" for c in REFUSED])
+def test_what_kubernetes_would_refuse_or_misread_is_refused_with_a_hint(path, value, expected):
+    problems = problems_of(set_path(copy.deepcopy(prod_raw()), path, value))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"gushen:{path}: "), problems[0]
+    assert expected in problems[0]
+    assert f"(got {value!r})" in problems[0], "the message quotes the value"
+
+
+def test_every_cidr_key_is_checked_the_same_way():
+    """Each ``Cidr`` field of the settings refuses an address without a prefix length."""
+    cidr_keys = []
+
+    def walk(model, key):
+        for name, field in model.model_fields.items():
+            alias = field.alias or name
+            if "_cidr" in repr(field.metadata) or "_cidr" in repr(field.annotation):
+                cidr_keys.append(f"{key}{alias}")
+            inner = config._model_in(field.annotation)
+            if inner is not None:
+                walk(inner, f"{key}{alias}.")
+
+    walk(config.Settings, "")
+    assert sorted(cidr_keys) == ["network.httpsEgress.cidr", "network.httpsEgress.except", "network.postgres.cidr"]
+
+
+# --- hints where the mistake is obvious ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "path,value,expected",
+    [
+        ("web.replica", 2, "gushen:web.replica: unknown key (did you mean 'replicas'?), value 2"),
+        ("web.resources.limits.memroy", "1Gi", "gushen:web.resources.limits.memroy: unknown key (did you mean 'memory'?), value '1Gi'"),
+        ("redis.sentinel.quorom", 2, "gushen:redis.sentinel.quorom: unknown key (did you mean 'quorum'?), value 2"),
+        ("tls.acmeMail", "ops@lurus.cn", "gushen:tls.acmeMail: unknown key (did you mean 'acmeEmail'?), value 'ops@lurus.cn'"),
+    ],
+)
+def test_a_nested_typo_gets_a_suggestion_from_its_own_level(path, value, expected):
+    assert expected in problems_of(with_change(path, value))
+
+
+def test_a_typo_inside_a_list_item_is_suggested_from_the_items_keys():
+    raw = copy.deepcopy(prod_raw())
+    raw["network"]["httpsEgress"][0]["cidrr"] = raw["network"]["httpsEgress"][0].pop("cidr")
+    problems = problems_of(raw)
+    assert "gushen:network.httpsEgress.0.cidrr: unknown key (did you mean 'cidr'?), value '0.0.0.0/0'" in problems
+
+
+@pytest.mark.parametrize("namespace", ["gushn", "gushen-infra", "Gushen"])
+def test_a_key_outside_the_namespace_is_named_instead_of_missing(namespace):
+    raw = prod_raw()
+    value = raw.pop("domain")
+    other = {f"{namespace}:domain": value, "kubernetes:context": "default", "pulumi:disable-default-providers": '["*"]'}
+    with pytest.raises(config.ConfigError) as info:
+        config.validate(raw, SECRET_KEYS, other)
+    assert info.value.problems == [
+        f"{namespace}:domain: outside the gushen: namespace, so the program never reads it; did you mean "
+        f"gushen:domain? (set it with pulumi config set 'gushen:domain' <value>, then pulumi config rm "
+        f"'{namespace}:domain'; got 'gushen.lurus.cn')"
+    ]
+
+
+def test_keys_of_other_programs_namespaces_are_left_alone():
+    assert config.validate(prod_raw(), SECRET_KEYS, {"kubernetes:context": "k3s", "aws:region": "x"}).domain
+
+
+def test_a_flat_dotted_key_points_at_config_set_path():
+    raw = {**prod_raw(), "web.replicas": "2"}
+    assert problems_of(raw) == [
+        "gushen:web.replicas: one flat key named 'web.replicas', not a nested one: set it with "
+        "pulumi config set --path 'gushen:web.replicas' <value> and remove this one "
+        "(pulumi config rm 'gushen:web.replicas'); got 2"
+    ]
+
+
+@pytest.mark.parametrize("raw", [{}, {key: "x" for key in SECRET_KEYS}], ids=["nothing", "secrets only"])
+def test_no_config_at_all_is_one_line_not_one_per_key(raw):
+    assert problems_of(raw) == [
+        "gushen: no config at all in the gushen: namespace (an empty stack file, or one without a "
+        "`config:` section?); Pulumi.prod.yaml has every key"
+    ]
+
+
+# --- placeholders: fine offline, refused by `pulumi up` ------------------------------------------
+
+def test_the_prod_file_s_placeholders_are_found():
+    assert config.placeholders(config.validate(prod_raw(), SECRET_KEYS)) == [
+        ("postgres.host", "postgres.set-me.invalid"),
+        ("network.postgres.cidr", "192.0.2.10/32"),
+        ("tls.acmeEmail", "set-me@lurus.cn"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("set-me@lurus.cn", True), ("postgres.set-me.invalid", True), ("db.example.com", True),
+        ("192.0.2.10/32", True), ("198.51.100.0/24", True), ("203.0.113.9/32", True), ("2001:db8::5/128", True),
+        ("ops@lurus.cn", False), ("10.0.3.4/32", False), ("192.0.3.0/24", False), ("0.0.0.0/0", False),
+        ("https://api.lurus.cn/v1", False), ("gushen.lurus.cn", False), ("examples.com", False),
+    ],
+)
+def test_what_counts_as_a_placeholder(value, expected):
+    assert config.is_placeholder(value) is expected
+
+
+class EngineMonitor:
+    """Stands in for the engine's gRPC monitor under ``pulumi up``/``preview``: the program sees no
+    ``MockMonitor``, so it cannot tell this run from a real one (the calls still go to the mocks)."""
+
+    def __init__(self, mocks):
+        self._inner = MockMonitor(mocks)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def run_against_engine(preview: bool, overrides=None, mocks=None) -> tuple[list, list[str]]:
+    """The program as the engine runs it (preview or update); what it registered and logged."""
+    mocks = mocks if mocks is not None else render.RecordingMocks()
+    values, secret_keys = render.stack_config("prod", ROOT)
+    values.update({f"gushen:{k}": json.dumps(v) for k, v in (overrides or {}).items()})
+    logged: list[str] = []
+    logger = logging.getLogger("test-engine")
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    pulumi.runtime.set_mocks(
+        mocks, project=render.PROJECT, stack="prod", preview=preview, logger=logger, monitor=EngineMonitor(mocks)
+    )
+    pulumi.runtime.set_all_config(values, secret_keys)
+
+    @pulumi.runtime.test
+    def run():
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        run()
+    finally:
+        sys.path.remove(str(ROOT))
+        logger.removeHandler(handler)
+    return mocks.resources, logged
+
+
+def test_pulumi_up_refuses_every_placeholder_and_registers_nothing():
+    mocks = render.RecordingMocks()
+    with pytest.raises(config.ConfigError) as info:
+        run_against_engine(preview=False, mocks=mocks)
+    assert info.value.problems == [
+        "gushen:postgres.host: 'postgres.set-me.invalid' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:postgres.host' <value> (pulumi up refuses placeholders)",
+        "gushen:network.postgres.cidr: '192.0.2.10/32' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:network.postgres.cidr' <value> (pulumi up refuses placeholders)",
+        "gushen:tls.acmeEmail: 'set-me@lurus.cn' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:tls.acmeEmail' <value> (pulumi up refuses placeholders)",
+    ]
+    assert mocks.resources == []
+
+
+REAL = {
+    "postgres": {**prod_raw()["postgres"], "host": "pg.internal.lurus.cn"},
+    "network": {**prod_raw()["network"], "postgres": {"cidr": "10.0.0.5/32"}},
+    "tls": {**prod_raw()["tls"], "acmeEmail": "ops@lurus.cn"},
+}
+
+
+def test_pulumi_up_deploys_once_the_real_values_are_set():
+    resources, logged = run_against_engine(preview=False, overrides=REAL)
+    assert len(resources) > 30 and not any("placeholder" in line for line in logged)
+
+
+def test_pulumi_preview_warns_about_each_placeholder_and_goes_on():
+    resources, logged = run_against_engine(preview=True)
+    assert len(resources) > 30
+    assert [line for line in logged if "placeholder" in line] == [
+        "gushen:postgres.host: 'postgres.set-me.invalid' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:postgres.host' <value> (pulumi up will refuse it)",
+        "gushen:network.postgres.cidr: '192.0.2.10/32' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:network.postgres.cidr' <value> (pulumi up will refuse it)",
+        "gushen:tls.acmeEmail: 'set-me@lurus.cn' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:tls.acmeEmail' <value> (pulumi up will refuse it)",
+    ]
+
+
+def test_the_offline_render_is_not_a_deploy():
+    """Under the render's mocks (preview false, like an update) the placeholders pass."""
+    assert run_stack("prod").get("Deployment", "ai-qtrd-web")
