@@ -10,7 +10,8 @@ POLICY_CONFIG ?= $(wildcard policies/config.$(STACK).json)
 ## Every binary the live tests run, as binary:Debian package (`make deps` installs the missing ones).
 DEPS := redis-server:redis-server haproxy:haproxy initdb:postgresql promtool:prometheus \
 	prometheus-redis-exporter:prometheus-redis-exporter restic:restic sshd:openssh-server
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
+APT ?= apt-get
 
 .PHONY: render test deps clean
 
@@ -39,8 +40,8 @@ deps: $(STAMP)
 	done; \
 	if [ -z "$$need" ]; then echo "deps: every binary the live tests need is installed"; exit 0; fi; \
 	echo "deps: installing$$need"; \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq --no-install-recommends $$need
 
 clean:
 	rm -rf rendered .pytest_cache

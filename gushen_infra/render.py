@@ -361,7 +361,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         target = write(out_dir, docs)
     except OSError as exc:
-        print(f"render: cannot write {out_dir / 'manifests.yaml'}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"render: cannot write {out_dir / 'manifests.yaml'} ({exc.strerror or exc}); nothing was written",
+              file=sys.stderr)
         return 2
     print(f"rendered {len(docs)} objects of stack {stack!r} to {target}")
     _report_placeholders(values, secret_keys)

@@ -113,3 +113,120 @@ def test_missing_stack_file_exits_2(tmp_path):
     assert result.returncode == 2
     assert "Pulumi.nosuchstack.yaml" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- the command line: each misuse exits 2 with one message, no traceback, nothing written -------
+
+
+@pytest.fixture
+def cli(capsys):
+    """``python -m gushen_infra.render ARGS`` in this process (a subprocess costs ~6 s of imports):
+    an exception would fail the test, so a refusal that passes printed no traceback."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        try:
+            code = render.main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
+def assert_refused(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr, result.stderr
+    assert "rendered " not in result.stdout
+
+
+def test_out_at_a_file_is_refused_before_rendering(tmp_path, cli):
+    target = tmp_path / "manifests.yaml"
+    target.write_text("keep me\n")
+    assert_refused(cli("--out", str(target)), f"render: --out {target}: {target} is not a directory")
+    assert target.read_text() == "keep me\n"
+    assert_refused(cli("--out", str(target / "sub")), f"{target} is not a directory")
+
+
+def test_out_where_nothing_can_be_created_is_refused(tmp_path, cli):
+    # /proc takes no new directories, not even from root (CI runs as root, so chmod would not do).
+    assert_refused(cli("--out", "/proc/gushen-render"), "render: cannot write /proc/gushen-render/manifests.yaml (")
+
+
+def test_policy_config_without_check_is_refused(tmp_path, cli):
+    assert_refused(
+        cli("--out", str(tmp_path / "out"), "--policy-config", "policies/config.dev.json"),
+        "--policy-config applies only with --check",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_renders_an_arbitrary_stack_file(tmp_path, cli):
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"]["gushen:web"]["replicas"] = 2
+    file = tmp_path / "elsewhere" / "my-dev.yaml"
+    file.parent.mkdir()
+    file.write_text(yaml.safe_dump(stack))
+    result = cli("--config", str(file), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "of stack 'my-dev'" in result.stdout
+    docs = list(yaml.safe_load_all((tmp_path / "out" / "manifests.yaml").read_text()))
+    web = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "ai-qtrd-web")
+    assert web["metadata"]["namespace"] == "ai-qtrd-dev" and web["spec"]["replicas"] == 2
+
+
+def test_config_of_a_missing_file_is_refused(tmp_path, cli):
+    assert_refused(
+        cli("--config", str(tmp_path / "Pulumi.nope.yaml"), "--out", str(tmp_path / "out")),
+        "Pulumi.nope.yaml: cannot read stack file",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def write_stack(tmp_path, text: str) -> Path:
+    file = tmp_path / "Pulumi.edited.yaml"
+    file.write_text(text)
+    return file
+
+
+def test_a_key_set_twice_is_refused_with_both_lines(tmp_path, cli):
+    lines = (ROOT / "Pulumi.prod.yaml").read_text().splitlines()
+    domain = next(i for i, line in enumerate(lines) if line.startswith("  gushen:domain:"))
+    replicas = next(i for i, line in enumerate(lines) if line.startswith("    replicas: 1"))
+    lines.insert(replicas + 1, "    replicas: 3")
+    lines.append("  gushen:domain: gushen-new.lurus.cn")
+    file = write_stack(tmp_path, "\n".join(lines) + "\n")
+    result = cli("--config", str(file), "--out", str(tmp_path / "out"))
+    assert_refused(result, f"Pulumi.edited.yaml: line {replicas + 2}: key 'replicas' is already set on line {replicas + 1}")
+    assert f"line {len(lines)}: key 'gushen:domain' is already set on line {domain + 1}" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "config:\n", "encryptionsalt: v1:abc\n"])
+def test_an_empty_stack_file_is_one_line(tmp_path, text, cli):
+    result = cli("--config", str(write_stack(tmp_path, text)), "--out", str(tmp_path / "out"))
+    assert_refused(result, "gushen: no config at all in the gushen: namespace")
+    assert result.stderr.count("\n  ") == 1, result.stderr
+
+
+def test_a_stack_file_that_is_not_a_mapping_is_refused(tmp_path, cli):
+    result = cli("--config", str(write_stack(tmp_path, "- just\n- a list\n")), "--out", str(tmp_path / "out"))
+    assert_refused(result, "Pulumi.edited.yaml: not a stack file")
+
+
+def test_the_render_lists_the_placeholders_it_used(tmp_path, cli):
+    result = cli("--out", str(tmp_path))
+    assert result.returncode == 0
+    assert "render: 3 placeholder(s) used; pulumi up refuses them until they are set:" in result.stderr
+    for key, value in [("postgres.host", "'postgres.set-me.invalid'"), ("network.postgres.cidr", "'192.0.2.10/32'"),
+                       ("tls.acmeEmail", "'set-me@lurus.cn'")]:
+        assert f"  gushen:{key}: {value} is a placeholder; set the real value with pulumi config set --path 'gushen:{key}' <value>" in result.stderr
+
+
+def test_no_placeholder_no_report(tmp_path, cli):
+    text = (ROOT / "Pulumi.prod.yaml").read_text()
+    text = (text.replace("postgres.set-me.invalid", "pg.lurus.cn").replace("set-me@lurus.cn", "ops@lurus.cn")
+            .replace("192.0.2.10/32", "10.1.2.3/32"))
+    result = cli("--config", str(write_stack(tmp_path, text)), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "placeholder" not in result.stderr

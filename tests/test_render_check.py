@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -54,7 +55,33 @@ def test_bad_policy_config_exits_2_before_anything_is_written(tmp_path, content,
     assert not out.exists()
 
 
-def test_make_render_uses_the_in_process_check():
-    recipe = (ROOT / "Makefile").read_text().split("\nrender:", 1)[1].split("\n\n", 1)[0]
-    assert "gushen_infra.render --stack prod --out rendered/prod --check" in recipe
-    assert "policies.check" not in recipe
+def make_render_command(*variables: str) -> list[str]:
+    """The render command ``make render`` runs (``make -n``: printed, not run, nothing installed)."""
+    result = subprocess.run(["make", "-n", "render", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "gushen_infra.render" in line]
+    assert len(lines) == 1, result.stdout
+    return shlex.split(lines[0])
+
+
+@pytest.mark.parametrize(
+    "variables, expected",
+    [
+        ((), "-m gushen_infra.render --stack prod --out rendered/prod --check"),
+        (("STACK=dev",), "-m gushen_infra.render --stack dev --out rendered/dev --check --policy-config policies/config.dev.json"),
+    ],
+)
+def test_make_render_renders_and_checks_the_chosen_stack_in_one_process(variables, expected):
+    command = make_render_command(*variables)
+    assert " ".join(command[1:]) == expected
+    assert "policies.check" not in command
+
+
+def test_make_render_stack_dev_passes_its_policy_config(tmp_path):
+    command = make_render_command("STACK=dev")
+    out = command.index("--out")
+    command[out + 1] = str(tmp_path)
+    result = run(*command[1:])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "of stack 'dev'" in result.stdout
+    assert "0 mandatory" in result.stderr
