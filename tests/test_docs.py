@@ -1,5 +1,6 @@
 """The README and every file under docs/ as GitHub renders them: each table is one table, no
-template marker is left in, and every relative link (and #anchor) leads somewhere.
+template marker is left in, every relative link (and #anchor) leads somewhere, and commands in
+code blocks run with the project's Python (a bare ``python`` lacks the packages).
 
 The files are parsed as Markdown (markdown-it-py, CommonMark plus GitHub's tables), so a line
 inside a code fence is never mistaken for a table row or a link.
@@ -79,6 +80,12 @@ def problems_of(path: Path, root: Path = ROOT) -> list[str]:
             out.append(f"{name}:{i + 1}: table row outside a table (a blank line or text inside the table?): {line[:60]}")
         if "<!--" in line:
             out.append(f"{name}:{i + 1}: leftover marker or comment: {line.strip()[:60]}")
+    for token in tokens(path):
+        if token.type != "fence" or not token.map:
+            continue
+        for offset, line in enumerate(token.content.splitlines(), start=token.map[0] + 2):
+            if re.match(r"\s*(python3?|pytest|pip3?)\s", line):
+                out.append(f"{name}:{offset}: bare {line.split()[0]!r}: use .venv/bin/python or a make target: {line.strip()[:60]}")
     for inline, children in inline_children(path):
         line = (inline.map or [0])[0] + 1
         for child in children:
@@ -131,6 +138,11 @@ BROKEN = """\
 
 See [here](nowhere.md), [there](#no-such-heading), [ok](#title), [web](https://example.org/x.md),
 [a file](../README.md#some-heading), [its top](../README.md#readme) and [spec](../../no-such-dir-14/spec.md).
+
+```sh
+python -m gushen_infra.render
+.venv/bin/python -m gushen_infra.render
+```
 """
 
 
@@ -143,6 +155,7 @@ def test_each_kind_of_breakage_is_reported(tmp_path):
     assert problems_of(doc, root) == [
         "docs/probe.md:7: table row outside a table (a blank line or text inside the table?): | 3 | 4 |",
         "docs/probe.md:8: leftover marker or comment: <!-- ROWS -->",
+        "docs/probe.md:19: bare 'python': use .venv/bin/python or a make target: python -m gushen_infra.render",
         "docs/probe.md:15: link 'nowhere.md': no such file docs/nowhere.md",
         "docs/probe.md:15: link '#no-such-heading': no heading #no-such-heading in probe.md",
         "docs/probe.md:15: link '../README.md#some-heading': no heading #some-heading in README.md",
@@ -162,3 +175,11 @@ def test_anchors_are_github_s(tmp_path, heading, anchor):
     doc = tmp_path / "x.md"
     doc.write_text(f"# {heading}\n\n# {heading}\n")
     assert {anchor, f"{anchor}-1"} <= anchors(doc)
+
+
+def test_the_readme_fits_a_front_page_and_links_every_doc():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    linked = {Path(href).name for _, children in inline_children(ROOT / "README.md")
+              for href in (c.attrGet("href") for c in children if c.type == "link_open") if href and "docs/" in str(href)}
+    assert {p.name for p in (ROOT / "docs").glob("*.md")} <= {name.split("#")[0] for name in linked}
