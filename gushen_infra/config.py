@@ -415,12 +415,8 @@ def _cidr(value: str) -> str:
     try:
         return str(ipaddress.ip_network(value, strict=True))
     except ValueError as exc:
-        if single is not None and prefix.isdigit() and int(prefix) <= single.max_prefixlen:
-            network = ipaddress.ip_network(value, strict=False)
-            raise ValueError(
-                f"host bits set (the network is {network}; one address is {single}/{single.max_prefixlen})"
-            ) from None
-        raise ValueError(f"invalid CIDR ({exc}; want e.g. 192.0.2.10/32)") from None
+        example = f"{single}/{single.max_prefixlen}" if single is not None else "192.0.2.10/32"
+        raise ValueError(f"invalid CIDR ({exc}; want e.g. {example})") from None
 
 
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
