@@ -837,12 +837,13 @@ def _raw_pulumi_config() -> tuple[dict[str, Any], set[str], dict[str, Any]]:
 def load() -> tuple[Settings, Secrets]:
     """Read and validate this stack's config. The program's single entry point to config.
 
-    A real deploy refuses placeholders (:func:`placeholders`); a preview warns about them.
+    A real deploy refuses placeholders (:func:`placeholders`); a preview, or an update that only
+    writes YAML (``renderYamlToDirectory``), warns about them.
     """
     raw, secret_keys, other = _raw_pulumi_config()
     settings = validate(raw, secret_keys, other)
     unset = placeholder_lines(settings)
-    if unset and deploying():
+    if unset and deploying() and not settings.render_yaml_to_directory:
         raise ConfigError([f"{line} (pulumi up refuses placeholders)" for line in unset])
     if unset and not offline():
         for line in unset:

@@ -379,6 +379,12 @@ def test_pulumi_preview_warns_about_each_placeholder_and_goes_on():
     ]
 
 
+def test_an_update_that_only_writes_yaml_warns_instead():
+    resources, logged = run_against_engine(preview=False, overrides={"renderYamlToDirectory": "rendered/yaml"})
+    assert len(resources) > 30
+    assert len([line for line in logged if "is a placeholder" in line]) == 3
+
+
 def test_the_offline_render_is_not_a_deploy():
     """Under the render's mocks (preview false, like an update) the placeholders pass."""
     assert run_stack("prod").get("Deployment", "ai-qtrd-web")
