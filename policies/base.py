@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Optional, Union
 
-from gushen_infra import quantity
+from . import quantity
 
 #: The engine's signature key: a map carrying it wraps a secret (``{sig: ..., "value": v}``).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -57,8 +57,7 @@ def is_unknown(value: Any) -> bool:
 def plain(value: Any) -> Any:
     """Engine values as plain data: secrets unwrapped, integral floats to ints, unknowns marked.
 
-    Like :func:`gushen_infra.render.plain`, plus the preview's unknown sentinels (the render
-    never sees those), and without importing the program's runtime dependencies.
+    Also marks the preview's unknown sentinels (an offline render never holds those).
     """
     if isinstance(value, Mapping):
         if SECRET_SIG in value and "value" in value:

@@ -93,7 +93,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 def report(objects: list[Obj], settings: Any = None, as_json: bool = False, prog: str = "policies.check") -> int:
     """Evaluate ``objects``, print the violations and a summary; the exit status (1 if any is mandatory).
 
-    ``python -m gushen_infra.render --check`` calls this on the objects it just rendered, so
+    The program's ``render --check`` calls this on the objects it just rendered, so
     both routes print the same lines.
     """
     violations = evaluate(objects, settings)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gushen_infra.quantity import QuantityError
-
 from .base import Obj, Rule, as_quantity, fmt_cpu, fmt_memory, get, is_unknown
+from .quantity import QuantityError
 from .workloads import KINDS, component, containers, pod_spec
 
 RESOURCES = ("cpu", "memory")
