@@ -7,6 +7,7 @@ pack and ``python -m policies.check`` run the very same code.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -103,6 +104,19 @@ def as_quantity(value: Any) -> Union[Fraction, None, Unknown]:
     return quantity.parse(value)
 
 
+def show(value: Any) -> str:
+    """A manifest value as a message shows it: YAML words, not Python's (``unset``, ``true``, ``'web'``)."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def fmt_cpu(value: Fraction) -> str:
     millis = value * 1000
     if value.denominator == 1:
@@ -131,6 +145,8 @@ class Obj:
     body: Json
     api_version: str = ""
     urn: str = ""
+    source: str = ""
+    """The file the manifest was read from (``policies.check``), if any."""
 
     @property
     def ref(self) -> str:
@@ -182,6 +198,8 @@ class Violation:
     name: str
     message: str
     urn: str = ""
+    source: str = ""
+    """The file of the object reported on (``policies.check``), if any."""
 
     @property
     def line(self) -> str:

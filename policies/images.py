@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
-from .base import Obj, Rule, get, is_unknown
+from .base import Obj, Rule, get, is_unknown, show
 from .workloads import KINDS, containers, pod_spec
 
 #: Spec 7: images are imported on the nodes (``k3s ctr images import``); no node pulls from a registry.
@@ -56,7 +56,8 @@ def check_image_pull_never(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
         if image in exceptions or _repository(image) in exceptions:
             continue
         # Absent means Always for untagged/latest images and IfNotPresent otherwise: both may pull.
-        yield f"{c.label} imagePullPolicy is {policy!r}, must be {REQUIRED_PULL_POLICY!r} (image {image!r})"
+        now = "unset (defaults to IfNotPresent or Always, which may pull)" if policy is None else show(policy)
+        yield f"{c.label} imagePullPolicy is {now}, must be {REQUIRED_PULL_POLICY!r} (image {image!r})"
 
 
 RULES = [
