@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import venv
 from collections.abc import Iterator
 from pathlib import Path
