@@ -7,12 +7,13 @@ pack and ``python -m policies.check`` run the very same code.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Optional, Union
 
-from gushen_infra import quantity
+from . import quantity
 
 #: The engine's signature key: a map carrying it wraps a secret (``{sig: ..., "value": v}``).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -57,8 +58,7 @@ def is_unknown(value: Any) -> bool:
 def plain(value: Any) -> Any:
     """Engine values as plain data: secrets unwrapped, integral floats to ints, unknowns marked.
 
-    Like :func:`gushen_infra.render.plain`, plus the preview's unknown sentinels (the render
-    never sees those), and without importing the program's runtime dependencies.
+    Also marks the preview's unknown sentinels (an offline render never holds those).
     """
     if isinstance(value, Mapping):
         if SECRET_SIG in value and "value" in value:
@@ -104,6 +104,19 @@ def as_quantity(value: Any) -> Union[Fraction, None, Unknown]:
     return quantity.parse(value)
 
 
+def show(value: Any) -> str:
+    """A manifest value as a message shows it: YAML words, not Python's (``unset``, ``true``, ``'web'``)."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def fmt_cpu(value: Fraction) -> str:
     millis = value * 1000
     if value.denominator == 1:
@@ -132,6 +145,8 @@ class Obj:
     body: Json
     api_version: str = ""
     urn: str = ""
+    source: str = ""
+    """The file the manifest was read from (``policies.check``), if any."""
 
     @property
     def ref(self) -> str:
@@ -183,6 +198,8 @@ class Violation:
     name: str
     message: str
     urn: str = ""
+    source: str = ""
+    """The file of the object reported on (``policies.check``), if any."""
 
     @property
     def line(self) -> str:

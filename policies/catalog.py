@@ -7,13 +7,14 @@ from typing import Optional
 
 from . import (
     capacity, images, ingress, labels, namespace, placement, probes, references, resources, secrets_env,
-    security, services, tokens,
+    security, services, shape, tokens,
 )
 from .base import Obj, Rule, Violation
 from .config import Setting, resolve
 from .stack import Stack
 
 RULES: list[Rule] = [
+    *shape.RULES,
     *resources.RULES,
     *placement.RULES,
     *tokens.RULES,
@@ -57,12 +58,12 @@ def evaluate(objects: Iterable[Obj], settings: Optional[Mapping[str, Setting]] =
     for obj in objects:
         for out, rule, enforcement, values in per_object:
             if rule.applies_to(obj):
-                out += [Violation(rule.name, enforcement, obj.kind, obj.name, msg, obj.urn)
+                out += [Violation(rule.name, enforcement, obj.kind, obj.name, msg, obj.urn, obj.source)
                         for msg in rule.check(obj, values)]
     stack: Optional[Stack] = None
     for i, rule, enforcement in enabled:
         if rule.stack:
             stack = stack or Stack(objects)
-            found[i] = [Violation(rule.name, enforcement, obj.kind, obj.name, msg, obj.urn)
+            found[i] = [Violation(rule.name, enforcement, obj.kind, obj.name, msg, obj.urn, obj.source)
                         for obj, msg in rule.check(stack, settings[rule.name].values)]
     return [v for i, _, _ in enabled for v in found[i]]

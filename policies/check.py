@@ -2,12 +2,16 @@
 
 Reads YAML or JSON manifests (multi-document files, ``kind: List`` and ``-`` for stdin),
 evaluates every policy, resource and stack ones, with the same validators the pack runs in
-``pulumi preview``, and prints one line per violation::
+``pulumi preview``, and prints one line per violation (prefixed with the file when several
+files are checked)::
 
     mandatory node-placement Deployment/ai-qtrd-web: web pods must set nodeSelector ...
 
 Exit status: 0 when no mandatory violation is found, 1 when one is, 2 when an input or the
-config cannot be read (nothing is evaluated then). ``--config`` takes the JSON document
+config cannot be read, or an input holds no Kubernetes object (an empty file or an empty
+``List``: a truncated render must not pass); nothing is evaluated then. With ``--json``, the
+violations are a JSON array and an input or config error is a JSON object
+``{"error": ..., "problems": [...]}``, both on stdout. ``--config`` takes the JSON document
 ``pulumi preview --policy-pack-config`` takes.
 """
 
@@ -43,18 +47,26 @@ def _documents(path: str) -> Iterator[Any]:
 
 
 def load(paths: list[str]) -> list[Obj]:
-    """Every Kubernetes object in ``paths``, in file order."""
+    """Every Kubernetes object in ``paths``, in file order; each file must hold at least one."""
     objects: list[Obj] = []
     for path in paths:
+        found = 0
         for number, doc in enumerate(_documents(path), start=1):
             if doc is None:
                 continue
-            entries = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
+            is_list = isinstance(doc, dict) and doc.get("kind") == "List"
+            entries = doc.get("items") if is_list else [doc]
+            if is_list and entries is not None and not isinstance(entries, list):
+                raise InputError(f"{path}: document {number} is a List whose items are not a list")
             for entry in entries or []:
                 obj = Obj.from_manifest(entry)
                 if obj is None:
                     raise InputError(f"{path}: document {number} is not a Kubernetes object (no kind/apiVersion)")
+                obj.source = path
                 objects.append(obj)
+                found += 1
+        if not found:
+            raise InputError(f"{path}: no Kubernetes objects (an empty input or a List without items)")
     return objects
 
 
@@ -80,32 +92,40 @@ def main(argv: Optional[list[str]] = None) -> int:
         settings = resolve(read_config(args.config), RULES)
         objects = load(args.files)
     except InputError as exc:
-        print(f"policies.check: {exc}", file=sys.stderr)
-        return 2
+        return _refuse(str(exc), [], args.json)
     except PolicyConfigError as exc:
-        print(f"policies.check: {args.config}: invalid policy config:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        return _refuse(f"{args.config}: invalid policy config", exc.problems, args.json)
     return report(objects, settings, as_json=args.json)
+
+
+def _refuse(error: str, problems: list[str], as_json: bool) -> int:
+    """Say why nothing was evaluated (stderr; also stdout as JSON with --json); exit status 2."""
+    if as_json:
+        print(json.dumps({"error": error, "problems": problems}, indent=2))
+    print(f"policies.check: {error}" + (":" if problems else ""), file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
 
 
 def report(objects: list[Obj], settings: Any = None, as_json: bool = False, prog: str = "policies.check") -> int:
     """Evaluate ``objects``, print the violations and a summary; the exit status (1 if any is mandatory).
 
-    ``python -m gushen_infra.render --check`` calls this on the objects it just rendered, so
+    The program's ``render --check`` calls this on the objects it just rendered, so
     both routes print the same lines.
     """
     violations = evaluate(objects, settings)
+    # Name the file only where it tells something: when several files form the stack.
+    several = len({o.source for o in objects}) > 1
     if as_json:
         print(json.dumps(
             [{"policy": v.policy, "enforcement": v.enforcement, "kind": v.kind, "name": v.name,
-              "message": v.message} for v in violations],
+              "message": v.message, **({"file": v.source or None} if several else {})} for v in violations],
             indent=2,
         ))
     else:
         for v in violations:
-            print(v.line)
+            print(f"{v.source}: {v.line}" if several and v.source else v.line)
     mandatory = sum(v.enforcement == "mandatory" for v in violations)
     print(
         f"{prog}: {len(objects)} objects, {mandatory} mandatory and "

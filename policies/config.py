@@ -20,9 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import quantity
+
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
-#: The pattern of :mod:`gushen_infra.quantity`, in a form JSON Schema (and the CLI's Go) accepts.
-QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])?$"
+QUANTITY_PATTERN = quantity.PATTERN
 
 _QUANTITY = {"type": "string", "pattern": QUANTITY_PATTERN}
 _COMPUTE = {
@@ -95,7 +96,11 @@ KEYS: dict[str, dict[str, Any]] = {
         _STRINGS, ["PASSWORD", "SECRET", "KEY", "TOKEN"],
     ),
     "allowedEnvNames": _key(
-        "Env var names allowed a literal value although they look secret.",
+        "Env var names allowed a literal value although they look secret (by name or by value).",
+        _STRINGS, [],
+    ),
+    "allowedValues": _key(
+        "Literal env values allowed although they look like credentials (exact strings: public ids, test keys).",
         _STRINGS, [],
     ),
     "allowedCapabilities": _key(

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Optional
 
-from gushen_infra.workload import IMAGE_PULL_POLICY, image_tag
-
-from .base import Obj, Rule, get, is_unknown
+from .base import Obj, Rule, get, is_unknown, show
 from .workloads import KINDS, containers, pod_spec
+
+#: Spec 7: images are imported on the nodes (``k3s ctr images import``); no node pulls from a registry.
+#: The pack's own constant: what it enforces must not move when the program's settings do.
+REQUIRED_PULL_POLICY = "Never"
+
+
+def image_tag(image: str) -> Optional[str]:
+    """The tag of ``registry:5000/repo:tag@digest`` (``None`` for an untagged or digest-only reference)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
 
 
 def _repository(image: str) -> str:
@@ -42,12 +51,13 @@ def check_image_pull_never(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     for c in containers(pod_spec(obj)):
         image = get(c.body, "image")
         policy = get(c.body, "imagePullPolicy")
-        if policy == IMAGE_PULL_POLICY or is_unknown(policy) or not isinstance(image, str):
+        if policy == REQUIRED_PULL_POLICY or is_unknown(policy) or not isinstance(image, str):
             continue
         if image in exceptions or _repository(image) in exceptions:
             continue
         # Absent means Always for untagged/latest images and IfNotPresent otherwise: both may pull.
-        yield f"{c.label} imagePullPolicy is {policy!r}, must be {IMAGE_PULL_POLICY!r} (image {image!r})"
+        now = "unset (defaults to IfNotPresent or Always, which may pull)" if policy is None else show(policy)
+        yield f"{c.label} imagePullPolicy is {now}, must be {REQUIRED_PULL_POLICY!r} (image {image!r})"
 
 
 RULES = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule, get, is_unknown, items, mapping
+from .base import Obj, Rule, get, is_unknown, items, mapping, show
 from .stack import TRAEFIK_GROUPS, Stack
 
 ROUTE_KINDS = frozenset({"IngressRoute", "IngressRouteTCP"})
@@ -57,7 +57,7 @@ def check_ingressroute_tls(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
                 continue
             if not _redirects(route, cfg["redirectMiddlewares"]):
                 yield (
-                    f"routes[{i}] ({match!r}) serves plain HTTP without a redirect middleware "
+                    f"routes[{i}] ({show(match)}) serves plain HTTP without a redirect middleware "
                     f"({', '.join(cfg['redirectMiddlewares'])})"
                 )
 
@@ -116,7 +116,7 @@ def _service_ref(stack: Stack, route_obj: Obj, i: int, ref: Any) -> Iterator[tup
     if svc.spec.get("type") == "ExternalName" and isinstance(port, int):
         return
     if port not in (names if isinstance(port, str) else numbers):
-        yield route_obj, f"routes[{i}] sends to port {port!r} of Service {name!r}, which has no such port"
+        yield route_obj, f"routes[{i}] sends to port {show(port)} of Service {name!r}, which has no such port"
 
 
 RULES = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule, is_unknown
+from .base import Obj, Rule, is_unknown, show
 
 LEVELS = ("privileged", "baseline", "restricted")
 PREFIX = "pod-security.kubernetes.io/"
@@ -19,9 +19,9 @@ def check_namespace_pod_security(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[s
         if is_unknown(value):
             continue
         if value not in LEVELS:
-            yield f"label {label} is {value!r}, want {minimum} or stricter"
+            yield f"label {label} is {show(value)}, want {minimum} or stricter"
         elif LEVELS.index(value) < LEVELS.index(minimum):
-            yield f"label {label} is {value!r}, weaker than {minimum}"
+            yield f"label {label} is {show(value)}, weaker than {minimum}"
 
 
 RULES = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule
-from .workloads import HOSTNAME, KINDS, component, placement, pod_spec
+from .base import Obj, Rule, show
+from .workloads import COMPONENT, HOSTNAME, KINDS, component, placement, pod_spec
 
 
 def check_node_placement(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -18,7 +18,7 @@ def check_node_placement(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
         return
     if tier == "web":
         if where.selector_node != nodes["web"]:
-            yield f"web pods must set nodeSelector {HOSTNAME}={nodes['web']} (got {where.selector_node!r})"
+            yield f"web pods must set nodeSelector {HOSTNAME}={nodes['web']} (got {show(where.selector_node) if where.selector_node else 'none'})"
     elif tier == "api":
         api = nodes["api"]
         allowed = where.required is None or api in where.required
@@ -30,7 +30,8 @@ def check_node_placement(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
             yield f"{tier} pods must be pinned (nodeSelector or required affinity) to {nodes['data']} ({pinned})"
     elif obj.kind != "DaemonSet" and not where.constrained:
         # A DaemonSet places itself (one pod per node); anything else must say where it runs.
-        yield f"pods of component {tier!r} have no placement (nodeSelector, nodeName or node affinity)"
+        what = f"pods of component {tier!r}" if tier else f"pods with no {COMPONENT} label"
+        yield f"{what} have no placement (nodeSelector, nodeName or node affinity)"
 
 
 RULES = [Rule("node-placement", check_node_placement, keys=("nodes", "dataComponents"), kinds=KINDS)]

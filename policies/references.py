@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
-from .base import Obj, Rule, get, items
+from .base import Obj, Rule, get, items, show
 from .stack import ANY_KEY, Stack
 from .workloads import containers, pod_spec
 
@@ -32,7 +32,7 @@ def _refs(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any, Optional[str], st
                 if isinstance(ref, Mapping) and ref.get("optional") is not True:
                     yield kind, ref.get("name"), None, f"{c.label} envFrom"
     for volume in items(spec.get("volumes")):
-        where = f"volume {get(volume, 'name')!r}"
+        where = f"volume {show(get(volume, 'name'))}"
         sources = [(get(volume, f), VOLUME_SOURCES[f]) for f in VOLUME_SOURCES]
         for projected in items(get(volume, "projected", "sources")):
             sources += [(get(projected, f), PROJECTED_SOURCES[f]) for f in PROJECTED_SOURCES]

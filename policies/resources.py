@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gushen_infra.quantity import QuantityError
-
-from .base import Obj, Rule, as_quantity, fmt_cpu, fmt_memory, get, is_unknown
+from .base import Obj, Rule, as_quantity, fmt_cpu, fmt_memory, get, is_unknown, show
+from .quantity import QuantityError
 from .workloads import KINDS, component, containers, pod_spec
 
 RESOURCES = ("cpu", "memory")
@@ -30,12 +29,12 @@ def check_container_resources(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]
                 try:
                     parsed[kind] = as_quantity(raw)
                 except QuantityError:
-                    yield f"{c.label} {kind}.{resource} {raw!r} is not a quantity"
+                    yield f"{c.label} {kind}.{resource} {show(raw)} is not a quantity"
             req, lim = parsed.get("requests"), parsed.get("limits")
             if req is not None and lim is not None and not is_unknown(req) and not is_unknown(lim) and req > lim:
                 yield (
-                    f"{c.label} requests {resource} {get(res, 'requests', resource)!r} "
-                    f"above its limit {get(res, 'limits', resource)!r}"
+                    f"{c.label} requests {resource} {show(get(res, 'requests', resource))} "
+                    f"above its limit {show(get(res, 'limits', resource))}"
                 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule, get, is_unknown, items, mapping
+from .base import Obj, Rule, get, is_unknown, items, mapping, show
 from .workloads import KINDS, containers, pod_spec
 
 SECCOMP_ALLOWED = ("RuntimeDefault", "Localhost")
@@ -39,7 +39,7 @@ def check_restricted_security_context(obj: Obj, cfg: Mapping[str, Any]) -> Itera
             yield f"{c.label} adds capabilities {', '.join(map(str, added))}"
         seccomp = get(_effective(body, pod, "seccompProfile"), "type")
         if seccomp not in SECCOMP_ALLOWED and not is_unknown(seccomp):
-            yield f"{c.label} seccompProfile type is {seccomp!r}, must be RuntimeDefault (or Localhost)"
+            yield f"{c.label} seccompProfile type is {show(seccomp)}, must be RuntimeDefault (or Localhost)"
 
 
 def check_no_host_access(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -50,7 +50,7 @@ def check_no_host_access(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
             yield f"pod sets {field}: true"
     for volume in items(pod.get("volumes")):
         if get(volume, "hostPath") is not None:
-            yield f"volume {get(volume, 'name')!r} is a hostPath"
+            yield f"volume {show(get(volume, 'name'))} is a hostPath"
     for c in containers(pod):
         if get(c.body, "securityContext", "privileged") is True:
             yield f"{c.label} is privileged"

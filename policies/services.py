@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule, get, is_unknown, items
+from .base import Obj, Rule, get, is_unknown, items, show
 from .stack import Stack
 from .workloads import containers, pod_spec
 
@@ -57,7 +57,7 @@ def check_service_endpoints(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tu
                 continue
             for ref, (names, numbers) in ports.items():
                 if target not in (names if isinstance(target, str) else numbers):
-                    yield svc, f"targetPort {target!r} of port {get(port, 'port')} is not a container port of {ref}"
+                    yield svc, f"targetPort {show(target)} of port {show(get(port, 'port'))} is not a container port of {ref}"
 
 
 def _labels(selector: Mapping[str, Any]) -> str:

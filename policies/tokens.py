@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule, get, is_unknown
+from .base import Obj, Rule, get, is_unknown, show
 from .workloads import KINDS, pod_spec
 
 
@@ -15,8 +15,10 @@ def check_no_service_account_token(obj: Obj, cfg: Mapping[str, Any]) -> Iterator
         value = get(obj.body, "automountServiceAccountToken")
     else:
         value = get(pod_spec(obj), "automountServiceAccountToken")
-    if value is not False and not is_unknown(value):
-        yield f"automountServiceAccountToken is {value!r}, must be false"
+    if value is None:
+        yield "automountServiceAccountToken is unset (defaults to true), must be false"
+    elif value is not False and not is_unknown(value):
+        yield f"automountServiceAccountToken is {show(value)}, must be false"
 
 
 RULES = [

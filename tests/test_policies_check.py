@@ -142,3 +142,55 @@ def test_bad_config_exits_2(tmp_path, clean, content, message):
     assert result.returncode == 2
     assert result.stdout == ""
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("content", ["", "---\n", "# nothing but a comment\n", "apiVersion: v1\nkind: List\nitems: []\n",
+                                     "apiVersion: v1\nkind: List\n"])
+def test_empty_input_is_refused(tmp_path, clean, content):
+    """A truncated render must not pass the gate: a file with no object is an input error."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(content)
+    for args in ([str(empty)], [clean, str(empty)]):
+        result = run(*args)
+        assert (result.returncode, result.stdout) == (2, "")
+        assert "empty.yaml: no Kubernetes objects" in result.stderr
+
+
+def test_empty_stdin_is_refused():
+    result = run("-", stdin="")
+    assert result.returncode == 2 and "-: no Kubernetes objects" in result.stderr
+
+
+def test_json_input_errors_are_a_json_object_on_stdout(tmp_path, clean):
+    missing = run(str(tmp_path / "missing.yaml"), "--json")
+    assert missing.returncode == 2
+    error = json.loads(missing.stdout)
+    assert error["problems"] == [] and "missing.yaml: cannot read" in error["error"]
+    cfg = tmp_path / "policy-config.json"
+    cfg.write_text('{"health-probes": {"exemptContainers": "web"}, "helth-probes": "advisory"}')
+    bad = run(clean, "--json", "--config", str(cfg))
+    assert bad.returncode == 2
+    error = json.loads(bad.stdout)
+    assert error["error"] == f"{cfg}: invalid policy config"
+    assert any(p.startswith("helth-probes: unknown policy") for p in error["problems"])
+    assert 'health-probes.exemptContainers: expected array, got "web"' in error["problems"]
+
+
+def test_a_malformed_manifest_is_a_finding(tmp_path):
+    docs = mutate(manifests(), WEB, ("spec", "template", "spec", "containers"), "oops")
+    result = run(write(tmp_path / "oops.yaml", docs))
+    assert result.returncode == 1
+    assert "mandatory well-formed-pod-spec Deployment/ai-qtrd-web: containers is 'oops', not a list" in result.stdout
+
+
+def test_findings_name_the_file_when_several_files_are_checked(tmp_path, broken):
+    docs = manifests()
+    secrets = write(tmp_path / "secrets.yaml", [d for d in docs if d["kind"] == "Secret"])
+    result = run(secrets, broken)
+    # broken.yaml has its own copy of the Secret: the pair is still one stack, names may repeat
+    assert result.returncode == 1
+    assert f"{broken}: {NO_LIMITS}" in result.stdout.splitlines()
+    as_json = json.loads(run(secrets, broken, "--json").stdout)
+    assert {v["file"] for v in as_json if v["policy"] == "container-resources"} == {broken}
+    alone = run(broken)
+    assert alone.stdout.splitlines() == [NO_LIMITS] and "file" not in json.loads(run(broken, "--json").stdout)[0]

@@ -6,10 +6,17 @@ The test plays the engine: it calls ``GetAnalyzerInfo``, ``Configure`` (with the
 defaults, as the CLI's ``ReconcilePolicyPackConfig`` does), ``Analyze`` per resource and
 ``AnalyzeStack`` with the mocked prod stack's registrations, and checks the diagnostics are
 exactly what ``policies.check`` reports for the same objects.
+
+``AnalyzeStack`` gets each resource's *outputs*, not its inputs (pulumi/pulumi,
+``pkg/resource/deploy/step_generator.go``, ``AnalyzeResources``: ``Properties:
+resource.FromResourcePropertyMap(v.Outputs)``): what the API server returned, so a Secret has
+``data`` (base64) and no ``stringData``, and quantities are the server's canonical form
+(``cpu: "1"`` for ``1000m``). :func:`as_outputs` shapes the mocked registrations that way.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import queue
 import subprocess
@@ -25,8 +32,10 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import proto
 
 from gushen_infra import render
-from policies.base import Obj
+from policies import pack
+from policies.base import SECRET_SIG, Obj
 from policies.catalog import RULES, evaluate
+from policies.quantity import parse
 from policies.config import resolve
 
 from .conftest import ROOT, stop_process
@@ -103,10 +112,24 @@ def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
     return out
 
 
-def configure(stub: proto.AnalyzerStub, overrides: Optional[dict[str, dict[str, Any]]] = None) -> None:
-    """Configure as the CLI does: every policy, its level and its schema defaults, then the overrides."""
+def configure(
+    stub: proto.AnalyzerStub,
+    overrides: Optional[dict[str, dict[str, Any]]] = None,
+    unknown: Optional[dict[str, dict[str, Any]]] = None,
+) -> None:
+    """Configure as the CLI does: every policy, its level and its schema defaults, then the overrides.
+
+    ``unknown``: entries for names the pack does not have, which the CLI passes on as given
+    (``applyConfig`` in pulumi/pulumi ``pkg/resource/analyzer/config.go``).
+    """
     info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-    config = {}
+    config = {
+        name: proto.PolicyConfig(
+            enforcementLevel=LEVEL_OF[entry.get("enforcementLevel", "mandatory")],
+            properties=_struct({k: v for k, v in entry.items() if k != "enforcementLevel"}),
+        )
+        for name, entry in (unknown or {}).items()
+    }
     for policy in info.policies:
         props = {k: v["default"] for k, v in json_format.MessageToDict(policy.configSchema.properties).items()}
         level = policy.enforcementLevel
@@ -118,15 +141,22 @@ def configure(stub: proto.AnalyzerStub, overrides: Optional[dict[str, dict[str, 
     stub.Configure(proto.ConfigureAnalyzerRequest(policyConfig=config))
 
 
-def analyze(stub: proto.AnalyzerStub, recs: list[render.Recorded]) -> list[tuple[str, str]]:
-    """``(line, urn)`` of every diagnostic, with lines in ``policies.check`` format."""
+def analyze(
+    stub: proto.AnalyzerStub, recs: list[render.Recorded], outputs: Optional[list[dict[str, Any]]] = None,
+) -> list[tuple[str, str]]:
+    """``(line, urn)`` of every diagnostic, with lines in ``policies.check`` format.
+
+    ``Analyze`` gets the inputs; ``AnalyzeStack`` gets ``outputs`` (default: the inputs again).
+    """
     out = []
     responses = [
         stub.Analyze(proto.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name))
         for r in recs
     ]
+    stack_props = outputs if outputs is not None else [r.inputs for r in recs]
     responses.append(stub.AnalyzeStack(proto.AnalyzeStackRequest(resources=[
-        proto.AnalyzerResource(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name) for r in recs
+        proto.AnalyzerResource(type=r.type, properties=_struct(props), urn=r.urn, name=r.name)
+        for r, props in zip(recs, stack_props)
     ])))
     for response in responses:
         for d in response.diagnostics:
@@ -166,7 +196,8 @@ def test_analyzer_info_lists_every_policy(analyzer):
         (r.name, r.description, r.enforcement,
          proto.PolicyType.POLICY_TYPE_STACK if r.stack else proto.PolicyType.POLICY_TYPE_RESOURCE)
         for r in RULES
-    ]
+    ] + [(pack.CONFIG_POLICY, pack.check_config.__doc__.splitlines()[0], "mandatory",
+          proto.PolicyType.POLICY_TYPE_STACK)]
     caps = {p.name: json_format.MessageToDict(p.configSchema.properties) for p in info.policies}
     assert caps["node-placement"]["nodes"]["default"]["web"] == "cloud-ubuntu-3-2c2g"
 
@@ -217,6 +248,132 @@ def test_unknown_values_in_preview_are_no_violations(analyzer, recs):
     by_key[("kubernetes:core/v1:Secret", "ai-qtrd-secrets")].inputs["stringData"] = unknown_object
     configure(analyzer)
     assert analyze(analyzer, preview) == []
+
+
+# --- a bad --policy-pack-config -------------------------------------------------------------------
+
+
+def test_an_unknown_key_is_one_violation_naming_it_not_a_traceback(analyzer, recs):
+    configure(analyzer, {"node-placement": {"nodez": {"web": "n1"}}})
+    try:
+        found = analyze(analyzer, recs)
+    finally:
+        configure(analyzer)
+    assert found == [(
+        "mandatory policy-pack-config node-placement.nodez: unknown key for this policy "
+        '(it reads: nodes, dataComponents), value {"web": "n1"}', "",
+    )]
+
+
+def test_a_value_the_schema_lets_through_is_reported_by_the_pack(analyzer, recs):
+    """The CLI checks values against the schema; the pack repeats every check policies.check makes."""
+    configure(analyzer, {"resource-caps": {"caps": {"web": {"cpu": "1", "memory": "1Gi", "gpu": "1"}}}})
+    try:
+        found = [line for line, _ in analyze(analyzer, recs)]
+    finally:
+        configure(analyzer)
+    assert found == ['mandatory policy-pack-config resource-caps.caps.web.gpu: unknown key (value "1")']
+
+
+def test_unknown_policy_names_are_reported_by_the_pack(analyzer, recs):
+    configure(analyzer, unknown={"node-placment": {"enforcementLevel": "advisory"}, "all": {}})
+    try:
+        found = [line for line, _ in analyze(analyzer, recs)]
+    finally:
+        configure(analyzer)
+    assert len(found) == 1
+    assert found[0].startswith("mandatory policy-pack-config node-placment: unknown policy (known: ")
+
+
+def test_the_config_problems_match_policies_check_config():
+    document = {"node-placement": {"nodez": {}}, "helth-probes": {"exemptContainers": []}}
+    with pytest.raises(Exception) as offline:
+        resolve(document, RULES)
+    assert pack.config_problems(document) == offline.value.problems  # type: ignore[attr-defined]
+
+
+# --- AnalyzeStack with outputs ---------------------------------------------------------------------
+
+
+def _wrap_secret(value: Any) -> dict[str, Any]:
+    # The engine's wire form of a secret output (sdk/go/common/resource/properties.go, SecretSig).
+    return {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": value}
+
+
+def _canonical(quantity: str, resource: str) -> str:
+    """The API server's canonical form as the tests model it: whole cores as "1", memory in bytes."""
+    value = parse(quantity)
+    if resource == "memory":
+        return str(int(value))
+    return str(value.numerator) if value.denominator == 1 else f"{int(value * 1000)}m"
+
+
+def _normalise(node: Any) -> None:
+    if isinstance(node, dict):
+        for field in ("requests", "limits"):
+            quantities = node.get(field)
+            if isinstance(quantities, dict):
+                for resource in ("cpu", "memory"):
+                    if isinstance(quantities.get(resource), str):
+                        quantities[resource] = _canonical(quantities[resource], resource)
+        for value in node.values():
+            _normalise(value)
+    elif isinstance(node, list):
+        for value in node:
+            _normalise(value)
+
+
+def as_outputs(recs: list[render.Recorded]) -> list[dict[str, Any]]:
+    """Each registration's props as the engine's state would hold them after the API server answered."""
+    out = []
+    for r in recs:
+        props = copy.deepcopy(r.inputs)
+        if r.type == "kubernetes:core/v1:Secret":
+            string_data = render.plain(props.pop("stringData", None)) or {}
+            data = {k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}
+            props["data"] = _wrap_secret({**props.get("data", {}), **data})
+        _normalise(props)
+        if isinstance(props.get("metadata"), dict):
+            props["metadata"].update(uid="0d0c8f0e-6c1b-4d8e-9f7a-1b2c3d4e5f60", resourceVersion="4711", generation=1)
+        props.setdefault("status", {})
+        out.append(props)
+    return out
+
+
+def test_outputs_are_shaped_as_the_api_server_returns_them(recs):
+    outputs = {(r.type, r.name): o for r, o in zip(recs, as_outputs(recs))}
+    secret = outputs[("kubernetes:core/v1:Secret", "ai-qtrd-secrets")]
+    assert "stringData" not in secret and set(secret["data"]) == {SECRET_SIG, "value"}
+    web = outputs[("kubernetes:apps/v1:Deployment", "ai-qtrd-web")]["spec"]["template"]["spec"]["containers"][0]
+    limits = web["resources"]["limits"]
+    assert limits["memory"].isdigit() and parse(limits["memory"]) == 512 * 2**20
+    api = outputs[("kubernetes:apps/v1:Deployment", "ai-qtrd-api")]["spec"]["template"]["spec"]["containers"][0]
+    assert api["resources"]["limits"]["cpu"] == "1"
+
+
+def test_prod_outputs_pass_over_grpc_as_inputs_do(analyzer, recs):
+    configure(analyzer)
+    assert analyze(analyzer, recs, as_outputs(recs)) == []
+
+
+def test_stack_policies_read_outputs_as_check_reads_the_same_manifests(analyzer, recs):
+    """A key missing from a Secret's data, and a node overflowing with normalised quantities."""
+    broken = copy.deepcopy(recs)
+    by_key = {(r.type, r.name): r for r in broken}
+    string_data = by_key[("kubernetes:core/v1:Secret", "ai-qtrd-secrets")].inputs["stringData"]
+    del string_data.get("value", string_data)["NEXTAUTH_SECRET"]
+    by_key[("kubernetes:apps/v1:Deployment", "ai-qtrd-web")].inputs["spec"]["replicas"] = 9
+    outputs = as_outputs(broken)
+    configure(analyzer, {"node-capacity": {"enforcementLevel": "mandatory"}})
+    stack_lines = sorted(line for line, _ in analyze(analyzer, broken, outputs)
+                         if line.split()[1] in {r.name for r in RULES if r.stack})
+    offline = [Obj.from_manifest(render.plain(o)) for r, o in zip(broken, outputs) if r.type.startswith("kubernetes:")]
+    stack_rules = {r.name for r in RULES if r.stack}
+    expected = sorted(v.line for v in evaluate([o for o in offline if o], resolve(None, RULES)) if v.policy in stack_rules)
+    assert stack_lines == expected
+    assert {line.split()[1] for line in stack_lines} == {"config-references", "node-capacity"}
+    assert any("key 'NEXTAUTH_SECRET' of Secret 'ai-qtrd-secrets'" in line for line in stack_lines)
+    assert any("worst-case cpu limits" in line or "worst-case memory limits" in line for line in stack_lines)
 
 
 def test_engine_heard_no_errors(analyzer, engine):

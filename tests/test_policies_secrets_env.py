@@ -2,13 +2,19 @@
 
 import pytest
 
-from policies.secrets_env import looks_secret
+from policies.catalog import evaluate
+from policies.secrets_env import credential_kind, looks_secret
 
-from .policy_baseline import Case, ctr, expected, ok, reported
+from .policy_baseline import Case, ctr, expected, manifests, mutate, objects, ok, reported
 
 API, REDIS, CRON = "Deployment/ai-qtrd-api", "StatefulSet/redis", "CronJob/redis-backup"
 RULE = "no-literal-secret-env"
 WORDS = ["PASSWORD", "SECRET", "KEY", "TOKEN"]
+DB_URL = "postgresql://gushen:hunter2@postgres.internal:5432/gushen"
+# Made-up values with the issuers' prefixes (no real credentials).
+OPENAI = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vX7zB9dF1hJ"
+GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+TOKEN = "Xy7pQ2mN9vR4tL8wK3jH6gF1dS5aZ0cB"
 
 CASES = [
     Case("password", API, ctr(API, 0, "env", 0, "name"), "REDIS_PASSWORD", RULE),
@@ -18,6 +24,14 @@ CASES = [
     Case("suffix-word", API, ctr(API, 0, "env", 0, "name"), "LURUS_APIKEY", RULE),
     Case("init-container", REDIS, ctr(REDIS, 0, "env", init=True), [{"name": "MASTER_PASSWORD", "value": "x"}], RULE),
     Case("cronjob", CRON, ctr(CRON, 0, "env"), [{"name": "REDISCLI_AUTH_TOKEN", "value": "x"}], RULE),
+    # By value, whatever the name.
+    Case("database-url-with-password", API, ctr(API, 0, "env", 0), {"name": "DATABASE_URL", "value": DB_URL}, RULE),
+    Case("redis-url-with-password", API, ctr(API, 0, "env", 0), {"name": "CACHE", "value": "redis://:pw@redis:6379"}, RULE),
+    Case("openai-key", API, ctr(API, 0, "env", 0), {"name": "LLM", "value": OPENAI}, RULE),
+    Case("github-token", API, ctr(API, 0, "env", 0), {"name": "GH", "value": GITHUB}, RULE),
+    Case("aws-key-id", CRON, ctr(CRON, 0, "env"), [{"name": "AWS_ID", "value": "AKIAIOSFODNN7EXAMPLE"}], RULE),
+    Case("slack-token", API, ctr(API, 0, "env", 0), {"name": "SLACK", "value": "xoxb-1234567890-abcdefghij"}, RULE),
+    Case("random-token", REDIS, ctr(REDIS, 0, "env", init=True), [{"name": "SEED", "value": TOKEN}], RULE),
 ]
 VARIANTS = [
     ok("not-a-secret-word", API, ctr(API, 0, "env", 0, "name"), "KEYCLOAK_URL"),
@@ -26,6 +40,15 @@ VARIANTS = [
        config={RULE: {"allowedEnvNames": ["CACHE_KEY_PREFIX"]}}),
     ok("configured-words", API, ctr(API, 0, "env", 0, "name"), "REDIS_PASSWORD",
        config={RULE: {"secretWords": ["CREDENTIAL"]}}),
+    ok("url-without-password", API, ctr(API, 0, "env", 0), {"name": "DATABASE_URL", "value": "postgresql://db:5432/x"}),
+    ok("url-password-from-env-expansion", API, ctr(API, 0, "env", 0),
+       {"name": "DATABASE_URL", "value": "postgresql://gushen:$(DATABASE_PASSWORD)@db/gushen"}),
+    ok("cluster-host-names", API, ctr(API, 0, "env", 0),
+       {"name": "SENTINELS", "value": "redis-0.redis-headless.ai-qtrd.svc.cluster.local:26379"}),
+    ok("allowed-value", API, ctr(API, 0, "env", 0), {"name": "LLM", "value": OPENAI},
+       config={RULE: {"allowedValues": [OPENAI]}}),
+    ok("allowed-name-by-value", API, ctr(API, 0, "env", 0), {"name": "DATABASE_URL", "value": DB_URL},
+       config={RULE: {"allowedEnvNames": ["DATABASE_URL"]}}),
 ]
 
 
@@ -40,3 +63,30 @@ def test_policy_table(case):
 ])
 def test_secret_looking_names(name, secret):
     assert looks_secret(name, WORDS) is secret
+
+
+@pytest.mark.parametrize("value, kind", [
+    (DB_URL, "a URL with a password"),
+    ("amqp://user:p%40ss@mq/vhost", "a URL with a password"),
+    (OPENAI, "an OpenAI/Anthropic-style API key (sk-...)"),
+    (GITHUB, "a GitHub token"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIE...", "a private key"),
+    ("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "a random token"),
+    ("https://gushen.lurus.cn/api", None),
+    ("/var/lib/postgresql/data/pgdata/base/global", None),
+    ("cloud-ubuntu-1-16c32g", None),
+    ("registry.lurus.cn:5000/gushen/api:2026.11.30-abcdef1", None),
+    ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", None),
+    ("sk-short", None),
+])
+def test_credential_kinds(value, kind):
+    found = credential_kind(value)
+    assert (found is None) if kind is None else (found or "").startswith(kind)
+
+
+def test_a_literal_database_url_with_a_password_is_mandatory_and_the_value_is_not_shown():
+    docs = mutate(manifests(), API, ctr(API, 0, "env", 0), {"name": "DATABASE_URL", "value": DB_URL})
+    (violation,) = evaluate(objects(docs))
+    assert (violation.policy, violation.enforcement) == (RULE, "mandatory")
+    assert "DATABASE_URL" in violation.message and "a URL with a password" in violation.message
+    assert "hunter2" not in violation.message and DB_URL not in violation.message
