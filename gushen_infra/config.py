@@ -536,6 +536,11 @@ class Settings(_Model):
     namespace: DnsLabel
     cluster_identifier: Annotated[str, Field(min_length=1)]
     render_yaml_to_directory: Optional[str] = None
+    kube_context: Optional[Annotated[str, Field(min_length=1)]] = None
+    """The kubeconfig context the provider uses (``None``: the kubeconfig's current context)."""
+    explicit_cluster: bool = False
+    """The stack names its cluster itself: ``kubeconfig`` and ``kubeContext`` are required (outside
+    render mode), so a changed current context or ``KUBECONFIG`` can never redirect it (prod)."""
     nodes: Nodes
     web: Tier
     api: Tier
@@ -558,6 +563,34 @@ class Settings(_Model):
         out += self.backup.problems(f"{NAMESPACE}:backup")
         out += self.network.problems(f"{NAMESPACE}:network")
         out += self.monitoring.problems(f"{NAMESPACE}:monitoring")
+        return out
+
+    def cluster_problems(self, has_kubeconfig: bool) -> list[str]:
+        """Which cluster the provider aims at: refused before anything registers."""
+        out = []
+        render_key, render_dir = f"{NAMESPACE}:renderYamlToDirectory", self.render_yaml_to_directory
+        if render_dir and has_kubeconfig:
+            out.append(
+                f"{NAMESPACE}:kubeconfig: not allowed together with {render_key} ({render_dir!r}): the provider "
+                f"refuses the pair (render mode talks to no cluster); unset one of them"
+            )
+        if render_dir and self.kube_context:
+            out.append(
+                f"{NAMESPACE}:kubeContext: not allowed together with {render_key} ({render_dir!r}): the provider "
+                f"refuses the pair; unset one of them"
+            )
+        if self.explicit_cluster and not render_dir:
+            if not has_kubeconfig:
+                out.append(
+                    f"{NAMESPACE}:kubeconfig: required secret is missing: {NAMESPACE}:explicitCluster is true, so "
+                    f"this stack never falls back to KUBECONFIG or ~/.kube/config "
+                    f"(pulumi config set --secret {NAMESPACE}:kubeconfig < k3s.yaml)"
+                )
+            if not self.kube_context:
+                out.append(
+                    f"{NAMESPACE}:kubeContext: required key is missing: {NAMESPACE}:explicitCluster is true, so "
+                    f"the kubeconfig's current context is never used (pulumi config set {NAMESPACE}:kubeContext ...)"
+                )
         return out
 
 
@@ -641,10 +674,20 @@ def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Setti
         problems += [_format(error, allowed) for error in exc.errors()]
     if settings is not None:
         problems += settings.problems()
+        problems += settings.cluster_problems("kubeconfig" in raw)
     if problems:
         raise ConfigError(problems)
     assert settings is not None
     return settings
+
+
+def render_secrets(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The secrets a stack requires, for placeholders in an offline render: ``values`` is the stack
+    file's ``gushen:``-prefixed config. An explicit-cluster stack (not in render mode) needs its kubeconfig."""
+    explicit = str(values.get(f"{NAMESPACE}:explicitCluster", "")).lower() == "true"
+    if explicit and not values.get(f"{NAMESPACE}:renderYamlToDirectory"):
+        return REQUIRED_SECRETS + ("kubeconfig",)
+    return REQUIRED_SECRETS
 
 
 def _raw_pulumi_config() -> tuple[dict[str, Any], set[str]]:
