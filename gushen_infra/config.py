@@ -95,6 +95,15 @@ NodeName = Annotated[str, AfterValidator(_node_name)]
 Image = Annotated[str, AfterValidator(_image)]
 Url = Annotated[str, AfterValidator(_http_url)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _abs_path(value: str) -> str:
+    if not value.startswith("/") or value.rstrip("/") == "" or "//" in value or "/../" in f"{value}/":
+        raise ValueError("want an absolute directory path such as /tmp (not /, no '..')")
+    return value.rstrip("/")
+
+
+AbsPath = Annotated[str, AfterValidator(_abs_path)]
 Replicas = Annotated[int, Field(ge=1)]
 
 
@@ -168,6 +177,12 @@ class Tier(_Model):
     resources: Resources
     probes: HttpProbes
     autoscaling: Optional[Autoscaling] = None
+    home: Optional[AbsPath] = None
+    """``HOME`` of the container, made writable (``None``: the image's)."""
+    writable_paths: list[AbsPath] = ["/tmp"]
+    """Directories the app writes to, each an empty ``emptyDir`` (the root filesystem is read-only)."""
+    seeded_paths: list[AbsPath] = []
+    """Writable directories that start as a copy of the image's (an init container copies them)."""
 
     def problems(self, key: str) -> list[str]:
         out = self.resources.problems(f"{key}.resources")
@@ -178,6 +193,29 @@ class Tier(_Model):
                 f"maxReplicas {scaling.max_replicas!r}"
             )
         return out
+
+
+class WebTier(Tier):
+    """The Next.js web tier, with what its image writes under a read-only root filesystem."""
+
+    home: AbsPath = "/home/app"
+    """``HOME``: an empty writable directory (npm and Next.js keep caches under it)."""
+    writable_paths: list[AbsPath] = ["/tmp", "/app/.next/cache"]
+    """Empty writable directories: Next.js's image and fetch cache."""
+    seeded_paths: list[AbsPath] = ["/app/.next/server"]
+    """Writable directories that start as the image's copy: regenerated (ISR) pages are written
+    over the built ones in ``.next/server``, so an empty directory would hide the built pages."""
+
+
+class ApiTier(Tier):
+    """The FastAPI tier, with what its image writes under a read-only root filesystem."""
+
+    home: AbsPath = "/home/app"
+    """``HOME``: VNPy creates ``~/.vntrader`` (settings, logs, database) when it is imported."""
+    writable_paths: list[AbsPath] = ["/tmp"]
+    """Empty writable directories: Python's temporary files."""
+    seeded_paths: list[AbsPath] = []
+    """Writable directories that start as the image's copy (none)."""
 
 
 class App(_Model):
@@ -542,8 +580,8 @@ class Settings(_Model):
     """The stack names its cluster itself: ``kubeconfig`` and ``kubeContext`` are required (outside
     render mode), so a changed current context or ``KUBECONFIG`` can never redirect it (prod)."""
     nodes: Nodes
-    web: Tier
-    api: Tier
+    web: WebTier
+    api: ApiTier
     app: App
     postgres: Postgres
     backup: Backup = Backup()

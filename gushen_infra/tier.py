@@ -13,6 +13,13 @@ from . import config, workload
 from .workload import AppLabels, Json
 
 PORT_NAME = "http"
+#: Where the seed init container mounts the writable copies of the image's directories.
+SEED_DIR = "/seed"
+
+
+def _seeded_volume(path: str) -> str:
+    """Volume name of a seeded path (``/app/.next/server`` -> ``seed-app-next-server``)."""
+    return "seed-" + "-".join(part.strip(".") for part in path.strip("/").split("/")).lower()
 
 
 def tier_url(service: str, port: int) -> str:
@@ -52,6 +59,7 @@ def http_tier(
 ) -> HttpTier:
     labels = AppLabels(name, component, workload.image_tag(settings.image))
     probes = settings.probes
+    seeded = [_seeded_volume(path) for path in settings.seeded_paths]
     main = workload.Container(
         name=component,
         image=settings.image,
@@ -61,8 +69,21 @@ def http_tier(
         liveness=workload.http_probe(probes.path, settings.port, probe_timing(probes.liveness)),
         readiness=workload.http_probe(probes.path, settings.port, probe_timing(probes.readiness)),
         writable_paths=writable_paths,
+        volume_mounts=[{"name": v, "mountPath": path} for v, path in zip(seeded, settings.seeded_paths)],
     )
-    template = workload.pod_template(labels, workload.pod_spec([main], placement), pod_annotations)
+    init = []
+    if seeded:
+        # The image's files, copied into the writable directories before the app starts.
+        copies = " && ".join(f"cp -a {path}/. {SEED_DIR}/{v}/" for v, path in zip(seeded, settings.seeded_paths))
+        init.append(workload.Container(
+            name="seed", image=settings.image, resources=settings.resources.model_dump(),
+            command=["sh", "-c", copies], writable_paths=(), pre_stop_sleep_seconds=None,
+            volume_mounts=[{"name": v, "mountPath": f"{SEED_DIR}/{v}"} for v in seeded],
+        ))
+    spec = workload.pod_spec(
+        [main], placement, init_containers=init, volumes=[{"name": v, "emptyDir": {}} for v in seeded]
+    )
+    template = workload.pod_template(labels, spec, pod_annotations)
     opts = pulumi.ResourceOptions(parent=parent)
     scaling = settings.autoscaling if settings.autoscaling and settings.autoscaling.enabled else None
     service = k8s.core.v1.Service(
@@ -123,8 +144,6 @@ class TierArgs:
     """Digest (revealing nothing) of the Secret keys the tier reads; a change rolls the pods."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the pods read at start (the Secret and ConfigMap): created before the Deployment."""
-    home: str = ""
-    """``HOME`` of the container (a writable path; empty: the image's)."""
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     """More pod annotations (Prometheus's ``prometheus.io/*``)."""
 
@@ -146,7 +165,6 @@ class TierComponent(pulumi.ComponentResource):
         args: TierArgs,
         env: Sequence[Json],
         placement: Json,
-        writable_paths: Sequence[str],
         config_keys: Sequence[str],
         secret_keys: Sequence[str],
     ) -> None:
@@ -158,15 +176,16 @@ class TierComponent(pulumi.ComponentResource):
             *(workload.env_config(key, args.config_map_name) for key in config_keys),
             *(workload.env_secret(key, args.secret_name) for key in secret_keys),
         ]
-        if args.home:
-            env.insert(0, workload.env_value("HOME", args.home))
+        settings = args.settings
+        if settings.home:
+            env.insert(0, workload.env_value("HOME", settings.home))
+        writable = [*settings.writable_paths, *([settings.home] if settings.home else [])]
         checksum = {"checksum/config": args.config_checksum} if args.config_checksum else {}
         if args.secret_checksum:
             checksum["checksum/secret"] = args.secret_checksum
         annotations = {**checksum, **args.pod_annotations} or None
         tier = http_tier(
-            self, name, component, args.namespace, args.settings, env, placement, writable_paths, annotations,
-            args.depends_on,
+            self, name, component, args.namespace, settings, env, placement, writable, annotations, args.depends_on,
         )
         self.service_name = tier.service_name
         self.port = tier.port

@@ -49,6 +49,7 @@ def test_env_is_appendix_c(prod):
     c = main_container(prod.get("Deployment", "ai-qtrd-web"))
     env = resolved_env(prod, c)
     assert env == {
+        "HOME": "/home/app",
         "REDIS_HOST": "redis-service.ai-qtrd.svc.cluster.local",
         "REDIS_PORT": "6379",
         "REDIS_PASSWORD": "PLACEHOLDER-redis-password",
