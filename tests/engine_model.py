@@ -284,7 +284,7 @@ def plan(
                 steps[urn] = _step(rec, CREATE)
             continue
         if rec.provider and _provider_urn(rec.provider) in replaced_providers:
-            steps[urn] = _guard(prev, _step(rec, REPLACE, ["its provider is replaced"], True))
+            steps[urn] = _guard(prev, _step(rec, REPLACE, ["its provider is replaced"], True), rec)
             continue
         paths = changed_paths(plain(prev.inputs), plain(rec.inputs))
         if rec.type == PROVIDER_TYPE:
@@ -299,7 +299,7 @@ def plan(
         if urn in forced:
             reasons.append("--replace")
         if reasons:
-            steps[urn] = _guard(prev, _step(rec, REPLACE, reasons, _delete_before_replace(prev, rec)))
+            steps[urn] = _guard(prev, _step(rec, REPLACE, reasons, _delete_before_replace(prev, rec)), rec)
         else:
             steps[urn] = _step(rec, UPDATE if paths else SAME, [show(p) for p in paths])
 
@@ -324,9 +324,12 @@ def _provider_urn(ref: str) -> str:
     return ref.rsplit("::", 1)[0] if "::" in ref else ref
 
 
-def _guard(prev: Recorded, step: Step) -> Step:
-    """A protected resource cannot be replaced: the engine stops (``continueStepsFromDiff``)."""
-    if prev.options.get("protect") and step.op == REPLACE:
+def _guard(prev: Recorded, step: Step, new: Optional[Recorded] = None) -> Step:
+    """A protected resource cannot be replaced: the engine stops. ``continueStepsFromDiff`` refuses
+    when the old state *and* the program protect it (``pulumi state unprotect`` lifts it for one
+    update); the dependent-replace walk refuses on the old state's flag alone."""
+    protected = prev.options.get("protect") and (new is None or new.options.get("protect"))
+    if protected and step.op == REPLACE:
         return Step(FAIL, ("protected: cannot be replaced", *step.reasons), step.kind, step.name, step.delete_before_replace)
     return step
 

@@ -125,7 +125,8 @@ def _run(frozen: tuple[tuple[str, str], ...], rotate: frozenset) -> list[render.
 
 APP, WEB, API, REDIS, PROXY = "app", "ai-qtrd-web", "ai-qtrd-api", "redis", "redis-proxy"
 BACKUP_JOBS = {"redis-backup", "postgres-backup"}
-STORAGE_NOTE = "docs/redis.md, \"Growing Redis storage\": unprotect, then `pulumi up` replaces the StatefulSet (pods orphaned and adopted)"
+STORAGE_NOTE = ("stopped by `protect`: follow docs/redis.md, \"Resizing the volumes safely\" (`pulumi state unprotect`, "
+                "then `pulumi up` replaces the StatefulSet; pods and claims are orphaned and adopted)")
 BACKUP_PVC = ("PersistentVolumeClaim", "ai-qtrd", "backups")
 CHANGES = [
     Change("AI model (`app.deepseekModel`)", with_("app.deepseekModel", "deepseek-reasoner"), frozenset({API})),
@@ -299,6 +300,18 @@ def test_a_protected_dependent_blocks_the_update():
     steps = em.by_object(em.plan(via_output(_immutable(before)), via_output(_immutable(after))))
     assert steps[("StatefulSet", REDIS)].op == em.FAIL
     assert "protected" in steps[("StatefulSet", REDIS)].reasons[0]
+
+
+def test_the_storage_procedure_replaces_only_the_statefulset_once_unprotected():
+    """docs/redis.md: after ``pulumi state unprotect`` the old state no longer protects the StatefulSet."""
+    before, after = _recorded(), _recorded(**with_("redis.storage.size", "20Gi"))
+    unprotected = [dataclasses.replace(r, options={**r.options, "protect": False})
+                   if r.name == REDIS and r.inputs.get("kind") == "StatefulSet" else r for r in before]
+    steps = em.plan(unprotected, after)
+    step = em.by_object(steps)[("StatefulSet", REDIS)]
+    assert step.op == em.REPLACE and step.delete_before_replace
+    assert step.reasons == ("spec.volumeClaimTemplates[0].spec.resources.requests.storage (provider: force-new)",)
+    assert disruptive(steps) == {("StatefulSet", REDIS)}, "nothing is replaced with it"
 
 
 def test_force_new_fields_per_kind():
