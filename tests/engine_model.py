@@ -14,7 +14,9 @@ object, using the rules of the engine and the provider as their source states th
   ``.spec.clusterIP``; PVC ``accessModes``/``selector``/``storageClassName``/``volumeName``;
   Job ``completions``/``parallelism``/``selector``/``template``; policy/v1beta1 PDB ``.spec``
   (not policy/v1); StorageClass ``parameters``/``provisioner``; RoleBinding ``roleRef``.
-  Custom resources: name and namespace only.
+  Custom resources: name and namespace only. Nothing else of a Service is force-new (a ``type``
+  change is an update the API server may reject); CronJob and policy/v1 PDB are absent from the
+  table, so they always update in place.
 * A changed field under a force-new path is a replacement (``convertPatchToDiff`` with
   ``openapi.PatchPropertiesChanged``); delete-before-replace when the new object keeps its
   user-set name and namespace (``kubeProvider.Diff``, "Delete before replacement if ...").
