@@ -13,7 +13,7 @@ DEPS := redis-server:redis-server haproxy:haproxy initdb:postgresql promtool:pro
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 APT ?= apt-get
 
-.PHONY: render test deps clean
+.PHONY: render test deps policy-venv clean
 
 $(STAMP): $(REQS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ deps: $(STAMP)
 	echo "deps: installing$$need"; \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) update -qq && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq --no-install-recommends $$need
+
+## The policy pack's own venv, policies/venv (PulumiPolicy.yaml), which `pulumi preview --policy-pack
+## policies` runs it from: the pack is published alone, so it installs only policies/requirements.txt.
+policy-venv: policies/venv/.installed-stamp
+
+policies/venv/.installed-stamp: policies/requirements.txt
+	test -x policies/venv/bin/python || $(PYTHON) -m venv policies/venv
+	policies/venv/bin/python -m pip install --quiet -r policies/requirements.txt
+	touch $@
 
 clean:
 	rm -rf rendered .pytest_cache

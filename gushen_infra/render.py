@@ -71,6 +71,11 @@ class Recorded:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     """URNs this resource waits for (explicit ``depends_on`` and those its inputs came from)."""
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Per top-level input, the URNs its value came from (what the engine's dependent-replace walk reads)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Resource options as the engine receives them: protect, deleteBeforeReplace (``None`` if unset),
+    replaceOnChanges, retainOnDelete, importId, ignoreChanges."""
 
 
 @dataclass
@@ -110,6 +115,15 @@ class RecordingMonitor(MockMonitor):
             rec.dependencies = sorted(
                 set(request.dependencies).union(*(deps.urns for deps in request.propertyDependencies.values()))
             )
+            rec.property_dependencies = {k: sorted(v.urns) for k, v in request.propertyDependencies.items()}
+            rec.options = {
+                "protect": bool(request.protect),
+                "deleteBeforeReplace": request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+                "replaceOnChanges": list(request.replaceOnChanges),
+                "retainOnDelete": bool(request.retainOnDelete),
+                "importId": request.importId,
+                "ignoreChanges": list(request.ignoreChanges),
+            }
         return response
 
 
@@ -182,7 +196,7 @@ def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[st
             secret_keys.append(key)
         else:
             values[key] = value if isinstance(value, str) else json.dumps(value)
-    for secret in config.REQUIRED_SECRETS:
+    for secret in config.render_secrets(values):
         full = f"{config.NAMESPACE}:{secret}"
         if full not in values:
             values[full] = placeholder(secret)

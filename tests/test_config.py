@@ -24,7 +24,7 @@ def prod_raw() -> dict:
     return {k.split(":", 1)[1]: json.loads(v) if v.startswith(("{", "[")) else v for k, v in values.items()}
 
 
-SECRET_KEYS = set(config.REQUIRED_SECRETS)
+SECRET_KEYS = set(config.SECRET_KEYS)
 
 
 def with_change(path: str, value) -> dict:
@@ -100,7 +100,7 @@ def test_every_problem_is_reported_at_once():
 
 def test_secret_in_plain_text_is_refused():
     raw = {**prod_raw(), "deepseekApiKey": "sk-123"}
-    problems = problems_of(raw, secret_keys={"databasePassword", "lurusApiKey"})
+    problems = problems_of(raw, secret_keys={"databasePassword", "lurusApiKey", "kubeconfig"})
     assert problems == [
         "gushen:deepseekApiKey: must be a secret (pulumi config set --secret gushen:deepseekApiKey ...), not plain text"
     ]
@@ -315,7 +315,12 @@ def run_against_engine(preview: bool, overrides=None, mocks=None) -> tuple[list,
     """The program as the engine runs it (preview or update); what it registered and logged."""
     mocks = mocks if mocks is not None else render.RecordingMocks()
     values, secret_keys = render.stack_config("prod", ROOT)
-    values.update({f"gushen:{k}": json.dumps(v) for k, v in (overrides or {}).items()})
+    for key, value in (overrides or {}).items():
+        # As the CLI hands config over: strings as they are, structured values as JSON; None unsets.
+        if value is None:
+            values.pop(f"gushen:{key}", None)
+        else:
+            values[f"gushen:{key}"] = value if isinstance(value, str) else json.dumps(value)
     logged: list[str] = []
     logger = logging.getLogger("test-engine")
     handler = logging.Handler()
@@ -380,7 +385,9 @@ def test_pulumi_preview_warns_about_each_placeholder_and_goes_on():
 
 
 def test_an_update_that_only_writes_yaml_warns_instead():
-    resources, logged = run_against_engine(preview=False, overrides={"renderYamlToDirectory": "rendered/yaml"})
+    resources, logged = run_against_engine(
+        preview=False, overrides={"renderYamlToDirectory": "rendered/yaml", "kubeconfig": None, "kubeContext": None}
+    )
     assert len(resources) > 30
     assert len([line for line in logged if "is a placeholder" in line]) == 3
 
@@ -388,3 +395,40 @@ def test_an_update_that_only_writes_yaml_warns_instead():
 def test_the_offline_render_is_not_a_deploy():
     """Under the render's mocks (preview false, like an update) the placeholders pass."""
     assert run_stack("prod").get("Deployment", "ai-qtrd-web")
+
+
+def test_render_mode_with_a_kubeconfig_is_refused_naming_both_keys():
+    raw = {**prod_raw(), "renderYamlToDirectory": "out/yaml"}
+    del raw["kubeContext"]
+    (problem,) = problems_of(raw)
+    assert problem.startswith("gushen:kubeconfig: not allowed together with gushen:renderYamlToDirectory ('out/yaml')")
+
+
+def test_render_mode_with_a_context_is_refused():
+    raw = {**prod_raw(), "renderYamlToDirectory": "out/yaml"}
+    del raw["kubeconfig"]
+    assert problems_of(raw) == [
+        "gushen:kubeContext: not allowed together with gushen:renderYamlToDirectory ('out/yaml'): the provider "
+        "refuses the pair; unset one of them"
+    ]
+
+
+def test_an_explicit_cluster_stack_needs_its_kubeconfig_and_context():
+    raw = prod_raw()
+    del raw["kubeconfig"], raw["kubeContext"]
+    problems = problems_of(raw)
+    assert [p.split(":", 2)[1] for p in problems] == ["kubeconfig", "kubeContext"], problems
+    assert "never falls back to KUBECONFIG" in problems[0]
+
+
+def test_render_mode_needs_no_kubeconfig_even_for_an_explicit_cluster_stack():
+    raw = {**prod_raw(), "renderYamlToDirectory": "out/yaml"}
+    del raw["kubeconfig"], raw["kubeContext"]
+    assert config.validate(raw, SECRET_KEYS).render_yaml_to_directory == "out/yaml"
+
+
+def test_the_dev_stack_may_use_the_ambient_kubeconfig():
+    values, secret_keys = render.stack_config("dev", ROOT)
+    assert "gushen:kubeconfig" not in values
+    raw = {k.split(":", 1)[1]: v for k, v in values.items()}
+    assert config.validate(raw, {k.split(":", 1)[1] for k in secret_keys}).explicit_cluster is False

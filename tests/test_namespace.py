@@ -48,3 +48,33 @@ def test_config_map_holds_only_non_secret_env(prod):
     assert data["NEXTAUTH_URL"] == "https://gushen.lurus.cn"
     secret_keys = set(prod.get("Secret", "ai-qtrd-secrets")["stringData"])
     assert not secret_keys & set(data)
+
+
+def _annotations(stack, kind, name):
+    (rec,) = [r for r in stack.resources if r.inputs.get("kind") == kind and r.name == name]
+    return rec.inputs["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_secret_checksums_reveal_nothing_and_stay_plain(prod):
+    import hashlib
+
+    from gushen_infra.namespace import secret_digest
+    from gushen_infra.render import placeholder
+
+    api = _annotations(prod, "Deployment", "ai-qtrd-api")["checksum/secret"]
+    assert isinstance(api, str) and len(api) == 64, "unwrapped: a plain value in the pod template"
+    values = {k: prod.get("Secret", "ai-qtrd-secrets")["stringData"][k]
+              for k in ("DEEPSEEK_API_KEY", "DATABASE_URL", "DATABASE_PASSWORD", "REDIS_PASSWORD")}
+    assert api == secret_digest(placeholder("secret-digest-key"), values)
+    # Without the key, hashing a guessed value never reproduces it.
+    for value in values.values():
+        assert hashlib.sha256(value.encode()).hexdigest() != api
+    assert secret_digest("another key", values) != api
+
+
+def test_each_consumer_digests_only_what_it_reads(prod):
+    web = _annotations(prod, "Deployment", "ai-qtrd-web")["checksum/secret"]
+    api = _annotations(prod, "Deployment", "ai-qtrd-api")["checksum/secret"]
+    proxy = _annotations(prod, "Deployment", "redis-proxy")["checksum/secret"]
+    redis = _annotations(prod, "StatefulSet", "redis")["checksum/secret"]
+    assert len({web, api, proxy}) == 3 and proxy == redis, "proxy and Redis read REDIS_PASSWORD only"

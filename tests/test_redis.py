@@ -228,7 +228,10 @@ def test_the_statefulset_is_protected_and_replaced_for_new_claim_templates(prote
     assert sts.protect is protect
     assert list(sts.replaceOnChanges) == ["spec.volumeClaimTemplates"]
     assert sts.deleteBeforeReplace is True
-    others = [r for r in seen if r.custom and r.type.startswith("kubernetes:") and r.type != sts.type]
+    # The Namespace holds the volumes: it is protected with the data, and nothing else is.
+    (namespace,) = [r for r in seen if r.type == "kubernetes:core/v1:Namespace"]
+    assert namespace.protect is protect and namespace.retainOnDelete is protect
+    others = [r for r in seen if r.custom and r.type.startswith("kubernetes:") and r.type not in (sts.type, namespace.type)]
     assert others and not any(r.protect for r in others)
 
 
