@@ -68,6 +68,7 @@ if settings.backup.enabled:
             redis=settings.redis,
             redis_replicas=redis.replicas_endpoint,
             postgres=settings.postgres,
+            remote_secrets=secrets.backup_remote,
         ),
         opts=k3s,
     )

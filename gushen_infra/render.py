@@ -133,7 +133,7 @@ def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[st
             secret_keys.append(key)
         else:
             values[key] = value if isinstance(value, str) else json.dumps(value)
-    for secret in config.REQUIRED_SECRETS:
+    for secret in (*config.REQUIRED_SECRETS, *config.BACKUP_REMOTE_SECRETS):
         full = f"{config.NAMESPACE}:{secret}"
         if full not in values:
             values[full] = placeholder(secret)

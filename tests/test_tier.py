@@ -67,5 +67,5 @@ def test_the_specs_hpa_maxima_overflow_the_nodes_and_the_policy_pack_says_so():
 
 
 def test_min_above_max_is_refused():
-    problems = problems_of(with_change("web.autoscaling", scaling(lo=4, hi=3)), set(config.REQUIRED_SECRETS))
+    problems = problems_of(with_change("web.autoscaling", scaling(lo=4, hi=3)), set(config.REQUIRED_SECRETS) | set(config.BACKUP_REMOTE_SECRETS))
     assert problems == ["gushen:web.autoscaling.minReplicas: 4 is above maxReplicas 3"]
