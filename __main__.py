@@ -150,6 +150,7 @@ NetworkIsolation(
         redis_backup=AppLabels(backup.REDIS_JOB, backup.COMPONENT) if settings.backup.enabled else None,
         postgres_backup=AppLabels(backup.POSTGRES_JOB, backup.COMPONENT) if settings.backup.enabled else None,
         prometheus=monitoring.prometheus(settings.monitoring),
+        backup_remote=backup.egress_target(settings.backup),
     ),
     opts=k3s,
 )
