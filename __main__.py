@@ -132,7 +132,11 @@ routing = TraefikRouting(
 )
 
 monitoring.Alerting(
-    "monitoring", monitoring.AlertingArgs(namespace=platform.namespace, settings=settings.monitoring), opts=k3s
+    "monitoring",
+    monitoring.AlertingArgs(
+        namespace=platform.namespace, settings=settings.monitoring, backup_freshness=backup.freshness(settings.backup),
+    ),
+    opts=k3s,
 )
 
 # Last: the policies name the pods of every component above.

@@ -13,6 +13,7 @@ the two restore pods an operator starts by hand (README: "Restore").
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from . import config, redis, redis_conf, workload
+from . import config, cron, redis, redis_conf, workload
 from .workload import HOSTNAME_LABEL, AppLabels, Json
 
 COMPONENT = "backup"
@@ -322,3 +323,63 @@ def _manifest(name: str, namespace: pulumi.Input[str], labels: AppLabels, spec: 
     """A Pod manifest as YAML (``kubectl apply -f -`` takes it)."""
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": workload.metadata(name, namespace, labels), "spec": spec}
     return pulumi.Output.from_input(pod).apply(lambda p: yaml.safe_dump(p, sort_keys=False))
+
+
+# --- how old the last good backup may be (the stale-backup alert) ---------------------------
+
+_MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+           "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+
+
+def _cron_values(text: str, low: int, high: int, names: Mapping[str, int]) -> tuple[set[int], bool]:
+    """The values a (validated) cron field matches, and whether it is a ``*``/``?`` wildcard."""
+    out: set[int] = set()
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        if span in ("*", "?"):
+            first, last = low, high
+        else:
+            a, _, b = span.partition("-")
+            first = names.get(a.upper(), None) if a.upper() in names else int(a)
+            last = (names[b.upper()] if b.upper() in names else int(b)) if b else (high if step else first)
+        out.update(range(first, last + 1, int(step or 1)))
+    return out, text.startswith(("*", "?"))
+
+
+def schedule_gap_seconds(schedule: str) -> int:
+    """The longest time between two runs of a (validated) CronJob schedule, over eight years.
+
+    The days of month and week follow robfig/cron: when both are restricted, either matches.
+    """
+    fields = _MACROS.get(schedule, schedule).split()
+    minutes, _ = _cron_values(fields[0], 0, 59, {})
+    hours, _ = _cron_values(fields[1], 0, 23, {})
+    doms, dom_star = _cron_values(fields[2], 1, 31, {})
+    months, _ = _cron_values(fields[3], 1, 12, cron._MONTHS)
+    dows, dow_star = _cron_values(fields[4], 0, 6, cron._DAYS)
+    times = sorted(h * 3600 + m * 60 for h in hours for m in minutes)
+    start, span = dt.date(2024, 1, 1), 8 * 365 + 2
+    runs_days = []
+    for offset in range(span):
+        day = start + dt.timedelta(days=offset)
+        dom_ok, dow_ok = day.day in doms, day.isoweekday() % 7 in dows
+        if day.month in months and ((dom_ok and dow_ok) if (dom_star or dow_star) else (dom_ok or dow_ok)):
+            runs_days.append(offset)
+    assert runs_days and times, f"{schedule!r} never runs"
+    gap = max((b - a for a, b in zip(times, times[1:])), default=0)
+    for a, b in zip(runs_days, runs_days[1:]):
+        gap = max(gap, (b - a) * 86400 - times[-1] + times[0])
+    return gap
+
+
+def stale_after_seconds(job: Union[config.RedisBackup, config.PostgresBackup]) -> int:
+    """The age of the last successful run beyond which a run has certainly been missed: the
+    longest gap between runs, plus the time a run may wait to start and then take."""
+    return schedule_gap_seconds(job.schedule) + job.starting_deadline_seconds + job.active_deadline_seconds
+
+
+def freshness(settings: config.Backup) -> dict[str, int]:
+    """CronJob name -> the age (seconds) its last successful run may reach; empty with backups off."""
+    if not settings.enabled:
+        return {}
+    return {REDIS_JOB: stale_after_seconds(settings.redis), POSTGRES_JOB: stale_after_seconds(settings.postgres)}
