@@ -340,7 +340,7 @@ def _cron_values(text: str, low: int, high: int, names: Mapping[str, int]) -> tu
             first, last = low, high
         else:
             a, _, b = span.partition("-")
-            first = names.get(a.upper(), None) if a.upper() in names else int(a)
+            first = names[a.upper()] if a.upper() in names else int(a)
             last = (names[b.upper()] if b.upper() in names else int(b)) if b else (high if step else first)
         out.update(range(first, last + 1, int(step or 1)))
     return out, text.startswith(("*", "?"))

@@ -521,9 +521,7 @@ class PostgresBackup(_Model):
 
 
 Count = Annotated[int, Field(ge=1)]
-_RESTIC_REPOSITORY = re.compile(
-    r"^(?P<scheme>s3|sftp|rest):(?P<rest>\S+)$"
-)
+_RESTIC_REPOSITORY = re.compile(r"^(?P<scheme>s3|sftp|rest):(?P<rest>\S+)$")
 _SFTP_URL = re.compile(r"^sftp://(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?/(?P<path>/\S*)$")
 _SFTP_SHORT = re.compile(r"^sftp:(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>/\S*)$")
 _HTTP_TARGET = re.compile(r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?(/\S*)?$")
@@ -542,6 +540,9 @@ def _restic_repository(value: str) -> str:
         http = _HTTP_TARGET.match(target)
         if not http or "@" in target:
             raise ValueError(f"want an http(s) URL without credentials (they are secrets) ({want})")
+    port = (_SFTP_URL.match(value) or _HTTP_TARGET.match(match["rest"]) or {"port": None})["port"]
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port} is out of range 1-65535")
     return value
 
 

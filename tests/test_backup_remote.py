@@ -115,6 +115,8 @@ BAD_REMOTE = [
     ("backup.remote.repository", "/srv/restic", "gushen:backup.remote.repository: not an off-cluster restic repository"),
     ("backup.remote.repository", "sftp:backup@host:relative/path",
      "gushen:backup.remote.repository: cannot read user, host and absolute path"),
+    ("backup.remote.repository", "sftp://backup@host:99999//srv/restic",
+     "gushen:backup.remote.repository: port 99999 is out of range 1-65535"),
     ("backup.remote.cidr", "192.0.2.30/24", "gushen:backup.remote.cidr: invalid CIDR"),
     ("backup.remote.checkReadDataSubset", "all", "gushen:backup.remote.checkReadDataSubset: String should match pattern"),
     ("backup.remote.image", "restic/restic", "gushen:backup.remote.image: image has no tag"),
