@@ -100,6 +100,7 @@ if settings.backup.enabled:
             postgres=settings.postgres,
             depends_on=secret_first,
             claim_provider=retained,
+            remote_secrets=secrets.backup_remote,
         ),
         opts=k3s,
     )
@@ -169,7 +170,11 @@ routing = TraefikRouting(
 )
 
 monitoring.Alerting(
-    "monitoring", monitoring.AlertingArgs(namespace=platform.namespace, settings=settings.monitoring), opts=k3s
+    "monitoring",
+    monitoring.AlertingArgs(
+        namespace=platform.namespace, settings=settings.monitoring, backup_freshness=backup.freshness(settings.backup),
+    ),
+    opts=k3s,
 )
 
 # Last: the policies name the pods of every component above.
@@ -187,6 +192,7 @@ NetworkIsolation(
         redis_backup=AppLabels(backup.REDIS_JOB, backup.COMPONENT) if settings.backup.enabled else None,
         postgres_backup=AppLabels(backup.POSTGRES_JOB, backup.COMPONENT) if settings.backup.enabled else None,
         prometheus=monitoring.prometheus(settings.monitoring),
+        backup_remote=backup.egress_target(settings.backup),
     ),
     opts=k3s,
 )

@@ -3,14 +3,19 @@
 The Redis volumes are ReadWriteOnce and belong to the StatefulSet, so the backup does not
 mount them: CronJob ``redis-backup`` pulls a fresh RDB over the network from an in-sync
 replica (``redis-replicas``), and ``postgres-backup`` runs ``pg_dump -Fc`` against the external
-database. Both write dated files to PVC ``backups`` and keep the newest ``keep``. The scripts
+database. Both write dated files to PVC ``backups`` and keep the newest ``keep``. With
+``remote`` on, a second step in the restic image copies each new file to an off-cluster restic
+repository and applies the retention there (spec 19.1: the data node's disk, or the whole
+cluster, can be lost with every local backup on it). The scripts
 (:file:`backup_files/`) ship in ConfigMap ``backup-scripts``, together with the manifests of
 the two restore pods an operator starts by hand (README: "Restore").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Optional, Union
@@ -19,7 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from . import config, redis, redis_conf, workload
+from . import config, cron, redis, redis_conf, workload
 from .workload import HOSTNAME_LABEL, AppLabels, Json
 
 COMPONENT = "backup"
@@ -36,7 +41,17 @@ POSTGRES_RESTORE_POD = f"{POSTGRES_RESTORE}-pod.yaml"
 SCRIPT_DIR = "/etc/backup"
 BACKUP_DIR = "/backups"
 FILES = Path(__file__).parent / "backup_files"
-SCRIPT_FILES = ("common.sh", "backup-redis.sh", "backup-postgres.sh", "restore-redis.sh", "restore-postgres.sh")
+SCRIPT_FILES = (
+    "common.sh", "backup-redis.sh", "backup-postgres.sh", "restore-redis.sh", "restore-postgres.sh",
+    "restic.sh", "offsite.sh", "fetch.sh",
+)
+#: Secret with the restic repository's password and credentials (env names as keys).
+REMOTE_SECRET = "backup-remote"
+#: The off-site step runs as ``nobody`` (ssh needs a user the image knows) and reads the new
+#: dump through the pod's fsGroup, the dump step's group.
+OFFSITE_UID = 65534
+#: restic's cache, on the step's emptyDir.
+RESTIC_CACHE = "/tmp/restic-cache"
 #: The restore pod mounts redis-0's volume: after a scale-down no Sentinel remembers a master,
 #: so redis-0 is the one that starts as master (redis.sh) and the replicas resync from it.
 REDIS_RESTORE_CLAIM = f"{redis.DATA_VOLUME}-{redis_conf.NAME}-0"
@@ -70,6 +85,8 @@ class BackupsArgs:
     claim_provider: Optional[pulumi.ProviderResource] = None
     """Provider of PVC ``backups``: one that upserts adopts the claim a previous ``retainOnDelete`` left
     behind when backups are turned on again (none: the component's)."""
+    remote_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """The restic repository's password and credentials by env name (``settings.remote`` on)."""
 
 
 class Backups(pulumi.ComponentResource):
@@ -117,17 +134,19 @@ class Backups(pulumi.ComponentResource):
             *_storage_env(s.redis.keep),
         ]
         volumes = _volumes(self.scripts_config_map, self.pvc_name)
+        remote = s.remote if s.remote.enabled else None
+        remote_secret = self._remote_secret(args) if remote else None
         redis_job = self._cronjob(
             REDIS_JOB, redis_labels, s.redis, s.time_zone, args, volumes,
             _container(args.redis.image, s.redis.resources, redis_env, "backup-redis.sh", redis.REDIS_UID),
-            redis.REDIS_UID,
+            redis.REDIS_UID, _offsite(remote, "redis", remote_secret, check=False),
         )
         pg_labels = AppLabels(POSTGRES_JOB, COMPONENT, workload.image_tag(s.postgres.image))
         pg_env = [*_postgres_env(args), *_storage_env(s.postgres.keep)]
         postgres_job = self._cronjob(
             POSTGRES_JOB, pg_labels, s.postgres, s.time_zone, args, volumes,
             _container(s.postgres.image, s.postgres.resources, pg_env, "backup-postgres.sh", POSTGRES_UID),
-            POSTGRES_UID,
+            POSTGRES_UID, _offsite(remote, "postgres", remote_secret, check=True),
         )
         self.redis_job = redis_job.metadata.apply(lambda m: m.name)
         self.postgres_job = postgres_job.metadata.apply(lambda m: m.name)
@@ -139,8 +158,14 @@ class Backups(pulumi.ComponentResource):
     def _cronjob(
         self, name: str, labels: AppLabels, job: Union[config.RedisBackup, config.PostgresBackup],
         time_zone: str, args: BackupsArgs, volumes: list[Json], container: workload.Container, uid: int,
+        offsite: Optional[workload.Container] = None,
     ) -> k8s.batch.v1.CronJob:
-        pod = workload.pod_spec([container], workload.pin_to_node(args.node), volumes=volumes, run_as_user=uid)
+        # With a remote, the dump is the init step: the off-site copy starts only after a good
+        # local backup, and a failed copy fails the pod with the local backup in place.
+        steps = dict(init_containers=[container], containers=[offsite]) if offsite else dict(containers=[container])
+        pod = workload.pod_spec(
+            steps.pop("containers"), workload.pin_to_node(args.node), volumes=volumes, run_as_user=uid, **steps,
+        )
         # A failed run leaves its pod for `kubectl logs`; the Job retries in a fresh one.
         pod["restartPolicy"] = "Never"
         spec = {
@@ -165,6 +190,19 @@ class Backups(pulumi.ComponentResource):
             name, metadata=workload.metadata(name, args.namespace, labels), spec=spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._after),
         )
+
+    def _remote_secret(self, args: BackupsArgs) -> str:
+        """Secret ``backup-remote``; its fixed name (not an output) reaches the pods, so a changed
+        credential updates the Secret in place instead of replacing the CronJobs (issue 10)."""
+        secret = k8s.core.v1.Secret(
+            REMOTE_SECRET,
+            metadata=workload.metadata(REMOTE_SECRET, args.namespace, AppLabels(REMOTE_SECRET, "config")),
+            type="Opaque",
+            string_data={k: pulumi.Output.secret(v) for k, v in args.remote_secrets.items()},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._after.append(secret)
+        return REMOTE_SECRET
 
     def _redis_restore(self, args: BackupsArgs) -> tuple[AppLabels, Json]:
         r = args.redis
@@ -203,6 +241,55 @@ class Backups(pulumi.ComponentResource):
         spec["restartPolicy"] = "Never"
         # The backup job's labels: the NetworkPolicies give it the same way to the database.
         return AppLabels(POSTGRES_JOB, COMPONENT, workload.image_tag(p.image)), spec
+
+
+def _offsite(
+    remote: Optional[config.BackupRemote], kind: str, secret: Optional[pulumi.Input[str]], check: bool,
+) -> Optional[workload.Container]:
+    """The off-site step of a backup job (``offsite.sh`` in the restic image), or ``None``."""
+    if remote is None or secret is None:
+        return None
+    assert remote.repository is not None, "config validation requires it when enabled"
+    retention = remote.redis_retention if kind == "redis" else remote.postgres_retention
+    env = [
+        workload.env_value("KIND", kind),
+        workload.env_value("BACKUP_DIR", BACKUP_DIR),
+        workload.env_value("HOME", "/tmp"),
+        workload.env_value("RESTIC_CACHE_DIR", RESTIC_CACHE),
+        workload.env_value("RESTIC_REPOSITORY", remote.repository),
+        workload.env_value("RESTIC_KEEP", " ".join(retention.flags())),
+        # restic reads these from the env: they are on no command line.
+        *(workload.env_secret(config.BACKUP_REMOTE_SECRETS[key], secret, config.BACKUP_REMOTE_SECRETS[key])
+          for key in remote.secret_keys()),
+    ]
+    if remote.scheme == "sftp":
+        user, host, port = remote.sftp_target()
+        env += [
+            workload.env_value("SFTP_USER", user),
+            workload.env_value("SFTP_HOST", host),
+            workload.env_value("SFTP_PORT", str(port)),
+            workload.env_value("SFTP_KNOWN_HOSTS", (remote.sftp_known_hosts or "").strip()),
+        ]
+    if check:
+        env.append(workload.env_value("RESTIC_CHECK_SUBSET", remote.check_read_data_subset))
+    mounts = [
+        {"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True},
+        {"name": "backups", "mountPath": BACKUP_DIR, "readOnly": True},
+    ]
+    return workload.Container(
+        name="offsite", image=remote.image, resources=remote.resources.model_dump(), env=env,
+        command=["sh", f"{SCRIPT_DIR}/offsite.sh"], writable_paths=("/tmp",), volume_mounts=mounts,
+        run_as_user=OFFSITE_UID, pre_stop_sleep_seconds=None,
+    )
+
+
+def egress_target(settings: config.Backup) -> Optional[tuple[str, int]]:
+    """``(cidr, port)`` the backup pods must reach for the off-site copy; ``None`` without one."""
+    remote = settings.remote
+    if not (settings.enabled and remote.enabled):
+        return None
+    assert remote.cidr is not None, "config validation requires it when enabled"
+    return remote.cidr, remote.port()
 
 
 def _storage_env(keep: int) -> list[Json]:
@@ -253,3 +340,63 @@ def _manifest(name: str, namespace: pulumi.Input[str], labels: AppLabels, spec: 
     """A Pod manifest as YAML (``kubectl apply -f -`` takes it)."""
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": workload.metadata(name, namespace, labels), "spec": spec}
     return pulumi.Output.from_input(pod).apply(lambda p: yaml.safe_dump(p, sort_keys=False))
+
+
+# --- how old the last good backup may be (the stale-backup alert) ---------------------------
+
+_MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+           "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+
+
+def _cron_values(text: str, low: int, high: int, names: Mapping[str, int]) -> tuple[set[int], bool]:
+    """The values a (validated) cron field matches, and whether it is a ``*``/``?`` wildcard."""
+    out: set[int] = set()
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        if span in ("*", "?"):
+            first, last = low, high
+        else:
+            a, _, b = span.partition("-")
+            first = names[a.upper()] if a.upper() in names else int(a)
+            last = (names[b.upper()] if b.upper() in names else int(b)) if b else (high if step else first)
+        out.update(range(first, last + 1, int(step or 1)))
+    return out, text.startswith(("*", "?"))
+
+
+def schedule_gap_seconds(schedule: str) -> int:
+    """The longest time between two runs of a (validated) CronJob schedule, over eight years.
+
+    The days of month and week follow robfig/cron: when both are restricted, either matches.
+    """
+    fields = _MACROS.get(schedule, schedule).split()
+    minutes, _ = _cron_values(fields[0], 0, 59, {})
+    hours, _ = _cron_values(fields[1], 0, 23, {})
+    doms, dom_star = _cron_values(fields[2], 1, 31, {})
+    months, _ = _cron_values(fields[3], 1, 12, cron._MONTHS)
+    dows, dow_star = _cron_values(fields[4], 0, 6, cron._DAYS)
+    times = sorted(h * 3600 + m * 60 for h in hours for m in minutes)
+    start, span = dt.date(2024, 1, 1), 8 * 365 + 2
+    runs_days = []
+    for offset in range(span):
+        day = start + dt.timedelta(days=offset)
+        dom_ok, dow_ok = day.day in doms, day.isoweekday() % 7 in dows
+        if day.month in months and ((dom_ok and dow_ok) if (dom_star or dow_star) else (dom_ok or dow_ok)):
+            runs_days.append(offset)
+    assert runs_days and times, f"{schedule!r} never runs"
+    gap = max((b - a for a, b in zip(times, times[1:])), default=0)
+    for a, b in zip(runs_days, runs_days[1:]):
+        gap = max(gap, (b - a) * 86400 - times[-1] + times[0])
+    return gap
+
+
+def stale_after_seconds(job: Union[config.RedisBackup, config.PostgresBackup]) -> int:
+    """The age of the last successful run beyond which a run has certainly been missed: the
+    longest gap between runs, plus the time a run may wait to start and then take."""
+    return schedule_gap_seconds(job.schedule) + job.starting_deadline_seconds + job.active_deadline_seconds
+
+
+def freshness(settings: config.Backup) -> dict[str, int]:
+    """CronJob name -> the age (seconds) its last successful run may reach; empty with backups off."""
+    if not settings.enabled:
+        return {}
+    return {REDIS_JOB: stale_after_seconds(settings.redis), POSTGRES_JOB: stale_after_seconds(settings.postgres)}

@@ -14,7 +14,7 @@ import json
 import re
 import typing
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Optional
 
 import pulumi
@@ -28,7 +28,15 @@ NAMESPACE = "gushen"
 #: Secret keys: read with ``require_secret``/``get_secret``, never committed.
 REQUIRED_SECRETS = ("deepseekApiKey", "databasePassword", "lurusApiKey")
 OPTIONAL_SECRETS = ("kubeconfig",)
-SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS
+#: The off-cluster restic repository's credentials (``backup.remote``), by the env name each
+#: reaches the backup pods under (Secret ``backup-remote``).
+BACKUP_REMOTE_SECRETS = {
+    "resticPassword": "RESTIC_PASSWORD",
+    "resticAwsAccessKeyId": "AWS_ACCESS_KEY_ID",
+    "resticAwsSecretAccessKey": "AWS_SECRET_ACCESS_KEY",
+    "resticSftpKey": "RESTIC_SFTP_KEY",
+}
+SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS + tuple(BACKUP_REMOTE_SECRETS)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -585,6 +593,105 @@ class PostgresBackup(_Model):
     )
 
 
+Count = Annotated[int, Field(ge=1)]
+_RESTIC_REPOSITORY = re.compile(r"^(?P<scheme>s3|sftp|rest):(?P<rest>\S+)$")
+_SFTP_URL = re.compile(r"^sftp://(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?/(?P<path>/\S*)$")
+_SFTP_SHORT = re.compile(r"^sftp:(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>/\S*)$")
+_HTTP_TARGET = re.compile(r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?(/\S*)?$")
+
+
+def _restic_repository(value: str) -> str:
+    match = _RESTIC_REPOSITORY.match(value)
+    want = "want s3:https://host/bucket, sftp://user@host:port//path or rest:https://host:port/"
+    if not match:
+        raise ValueError(f"not an off-cluster restic repository ({want})")
+    if match["scheme"] == "sftp":
+        if not (_SFTP_URL.match(value) or _SFTP_SHORT.match(value)):
+            raise ValueError(f"cannot read user, host and absolute path of the SFTP repository ({want})")
+    else:
+        target = match["rest"]
+        http = _HTTP_TARGET.match(target)
+        if not http or "@" in target:
+            raise ValueError(f"want an http(s) URL without credentials (they are secrets) ({want})")
+    port = (_SFTP_URL.match(value) or _HTTP_TARGET.match(match["rest"]) or {"port": None})["port"]
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port} is out of range 1-65535")
+    return value
+
+
+class ResticRetention(_Model):
+    """``restic forget --keep-*`` counts for one kind of backup; unset counts are not passed."""
+
+    last: Optional[Count] = None
+    hourly: Optional[Count] = None
+    daily: Optional[Count] = None
+    weekly: Optional[Count] = None
+    monthly: Optional[Count] = None
+
+    def flags(self) -> list[str]:
+        return [f"--keep-{name}={value}" for name, value in self.model_dump().items() if value is not None]
+
+    def problems(self, key: str) -> list[str]:
+        return [] if self.flags() else [f"{key}: set at least one count, or restic forget would delete everything (got {{}})"]
+
+
+class BackupRemote(_Model):
+    """Off-cluster copies: every new dump also goes to a restic repository outside the cluster."""
+
+    enabled: bool = False
+    image: Image = "restic/restic:0.17.3"
+    repository: Optional[Annotated[str, AfterValidator(_restic_repository)]] = None
+    """``s3:https://host/bucket``, ``sftp://user@host:port//path`` or ``rest:https://host:port/``."""
+    cidr: Optional[Cidr] = None
+    """The repository's address (a NetworkPolicy matches no DNS name): the backup pods' only egress besides their sources."""
+    sftp_known_hosts: Optional[str] = None
+    """SFTP only: the server's public host key line(s) (``ssh-keyscan``), checked strictly."""
+    redis_retention: ResticRetention = ResticRetention(hourly=48)
+    postgres_retention: ResticRetention = ResticRetention(daily=14)
+    check_read_data_subset: Annotated[str, Field(pattern=r"^([1-9][0-9]?(\.[0-9]+)?%|[1-9][0-9]*/[1-9][0-9]*)$")] = "5%"
+    """``restic check --read-data-subset`` after each PostgreSQL run (daily): how much pack data to re-read."""
+    resources: Resources = Resources(
+        requests=Compute(cpu="50m", memory="128Mi"), limits=Compute(cpu="1000m", memory="512Mi")
+    )
+
+    @property
+    def scheme(self) -> str:
+        return (self.repository or ":").split(":", 1)[0]
+
+    def sftp_target(self) -> tuple[str, str, int]:
+        """``(user, host, port)`` of an SFTP repository."""
+        match = _SFTP_URL.match(self.repository or "") or _SFTP_SHORT.match(self.repository or "")
+        assert match, "validated"
+        return match["user"], match["host"], int(match.groupdict().get("port") or 22)
+
+    def port(self) -> int:
+        """The TCP port the repository listens on."""
+        if self.scheme == "sftp":
+            return self.sftp_target()[2]
+        match = _HTTP_TARGET.match((self.repository or "").split(":", 1)[1])
+        assert match, "validated"
+        return int(match["port"] or (443 if match["scheme"] == "https" else 80))
+
+    def secret_keys(self) -> tuple[str, ...]:
+        """The config secrets this repository needs."""
+        extra = {"s3": ("resticAwsAccessKeyId", "resticAwsSecretAccessKey"), "sftp": ("resticSftpKey",)}
+        return ("resticPassword", *extra.get(self.scheme, ()))
+
+    def problems(self, key: str) -> list[str]:
+        out = self.resources.problems(f"{key}.resources")
+        out += self.redis_retention.problems(f"{key}.redisRetention")
+        out += self.postgres_retention.problems(f"{key}.postgresRetention")
+        if not self.enabled:
+            return out
+        if self.repository is None:
+            out.append(f"{key}.repository: required when enabled is true (e.g. s3:https://s3.example.org/gushen-backups)")
+        if self.cidr is None:
+            out.append(f"{key}.cidr: required when enabled is true (the repository's address, e.g. 192.0.2.30/32)")
+        if self.scheme == "sftp" and not (self.sftp_known_hosts or "").strip():
+            out.append(f"{key}.sftpKnownHosts: required for an SFTP repository (ssh-keyscan -p PORT HOST) (got {self.sftp_known_hosts!r})")
+        return out
+
+
 class Backup(_Model):
     """Scheduled Redis and PostgreSQL backups to a PVC on the data node (spec 18, 19.1)."""
 
@@ -594,11 +701,13 @@ class Backup(_Model):
     storage: BackupStorage = BackupStorage()
     redis: RedisBackup = RedisBackup()
     postgres: PostgresBackup = PostgresBackup()
+    remote: BackupRemote = BackupRemote()
 
     def problems(self, key: str) -> list[str]:
         return [
             *self.redis.resources.problems(f"{key}.redis.resources"),
             *self.postgres.resources.problems(f"{key}.postgres.resources"),
+            *self.remote.problems(f"{key}.remote"),
         ]
 
 
@@ -679,6 +788,8 @@ class Secrets:
     """Lurus API key (``LURUS_API_KEY``)."""
     kubeconfig: Optional[pulumi.Output[str]]
     """The K3s kubeconfig; ``None`` means ``KUBECONFIG`` or ``~/.kube/config``."""
+    backup_remote: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """The restic repository's credentials by env name (``RESTIC_PASSWORD``, ...); empty while ``backup.remote`` is off."""
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -819,6 +930,13 @@ def validate(
     if settings is not None:
         problems += settings.problems()
         problems += settings.cluster_problems("kubeconfig" in raw)
+        remote = settings.backup.remote
+        if settings.backup.enabled and remote.enabled:
+            problems += [
+                f"{NAMESPACE}:{key}: required secret for backup.remote ({remote.scheme} repository) is missing "
+                f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
+                for key in remote.secret_keys() if key not in raw
+            ]
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -897,11 +1015,13 @@ def split_namespace(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
 
 def render_secrets(values: Mapping[str, Any]) -> tuple[str, ...]:
     """The secrets a stack requires, for placeholders in an offline render: ``values`` is the stack
-    file's ``gushen:``-prefixed config. An explicit-cluster stack (not in render mode) needs its kubeconfig."""
+    file's ``gushen:``-prefixed config. An explicit-cluster stack (not in render mode) needs its
+    kubeconfig; the off-site backup's credentials are offered whatever the repository's scheme."""
+    required = REQUIRED_SECRETS + tuple(BACKUP_REMOTE_SECRETS)
     explicit = str(values.get(f"{NAMESPACE}:explicitCluster", "")).lower() == "true"
     if explicit and not values.get(f"{NAMESPACE}:renderYamlToDirectory"):
-        return REQUIRED_SECRETS + ("kubeconfig",)
-    return REQUIRED_SECRETS
+        return required + ("kubeconfig",)
+    return required
 
 
 def _raw_pulumi_config() -> tuple[dict[str, Any], set[str], dict[str, Any]]:
@@ -935,5 +1055,9 @@ def load() -> tuple[Settings, Secrets]:
         database_password=cfg.require_secret("databasePassword"),
         lurus_api_key=cfg.require_secret("lurusApiKey"),
         kubeconfig=cfg.get_secret("kubeconfig"),
+        backup_remote={
+            BACKUP_REMOTE_SECRETS[key]: cfg.require_secret(key)
+            for key in (settings.backup.remote.secret_keys() if settings.backup.enabled and settings.backup.remote.enabled else ())
+        },
     )
     return settings, secrets

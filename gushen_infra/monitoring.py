@@ -7,7 +7,8 @@ HTTP. The spec's alerts become a PrometheusRule when the Prometheus Operator's C
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pulumi
@@ -27,6 +28,11 @@ EXPORTER_READINESS = workload.ProbeTiming(5, 10, 3, 2)
 #: The spec's group name (17.3), also the PrometheusRule's name.
 RULE_NAME = "ai-qtrd-alerts"
 RULE_API_VERSION = "monitoring.coreos.com/v1"
+#: The group of the stale-backup alerts (issue 16), beside the spec's.
+BACKUP_GROUP = "ai-qtrd-backups"
+#: kube-state-metrics: the completion time of a CronJob's last successful Job, and its creation.
+LAST_SUCCESS = "kube_cronjob_status_last_successful_time"
+CREATED = "kube_cronjob_created"
 
 
 def scrape_annotations(settings: config.Monitoring, port: int, path: str) -> dict[str, str]:
@@ -77,8 +83,35 @@ def prometheus(settings: config.Monitoring) -> Optional[network.Prometheus]:
     return network.Prometheus(settings.prometheus_namespace, settings.prometheus_pod_labels)
 
 
-def alert_rules(namespace: str) -> list[Json]:
-    """Spec 17.3's alert group, for the platform's namespace."""
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def backup_rules(namespace: str, freshness: Mapping[str, int]) -> list[Json]:
+    """``BackupStale`` per backup CronJob: its last successful run (or, before the first one, its
+    creation) is older than the schedule allows. A failed off-site copy fails the run, so a
+    backup that stays local only goes stale here too."""
+    rules = []
+    for cronjob, seconds in freshness.items():
+        selector = f'{{namespace="{namespace}", cronjob="{cronjob}"}}'
+        last = f"max by (namespace, cronjob) ({LAST_SUCCESS}{selector})"
+        created = f"max by (namespace, cronjob) ({CREATED}{selector})"
+        rules.append({
+            "alert": "BackupStale",
+            "expr": f"(time() - {last} > {seconds}) or (time() - {created} > {seconds} unless on (namespace, cronjob) {last})",
+            "for": "5m",
+            # The job's name (its series carry it too) keeps the rules apart for promtool's lint.
+            "labels": {"severity": "critical", "cronjob": cronjob},
+            "annotations": {
+                "summary": f"No successful {cronjob} run for {{{{ $value | humanizeDuration }}}} (allowed: {_duration(seconds)})",
+            },
+        })
+    return [{"name": BACKUP_GROUP, "rules": rules}] if rules else []
+
+
+def alert_rules(namespace: str, freshness: Mapping[str, int] = {}) -> list[Json]:  # noqa: B006 (read only)
+    """Spec 17.3's alert group, for the platform's namespace, and the stale-backup group."""
     return [{
         "name": RULE_NAME,
         "rules": [
@@ -104,7 +137,7 @@ def alert_rules(namespace: str) -> list[Json]:
                 "annotations": {"summary": "Redis instance {{ $labels.instance }} is down"},
             },
         ],
-    }]
+    }, *backup_rules(namespace, freshness)]
 
 
 @dataclass(frozen=True)
@@ -113,6 +146,8 @@ class AlertingArgs:
     """Namespace of the platform: the rule lives there and its expressions select it."""
     settings: config.Monitoring
     """Switches (``enabled``, ``prometheusRule``) and the rule's extra labels."""
+    backup_freshness: Mapping[str, int] = field(default_factory=dict)
+    """Backup CronJob name -> the age in seconds its last successful run may reach (``backup.freshness``)."""
 
 
 class Alerting(pulumi.ComponentResource):
@@ -132,7 +167,8 @@ class Alerting(pulumi.ComponentResource):
                 api_version=RULE_API_VERSION,
                 kind="PrometheusRule",
                 metadata={"name": RULE_NAME, "namespace": args.namespace, "labels": {**labels.all, **s.rule_labels}},
-                spec={"groups": pulumi.Output.from_input(args.namespace).apply(alert_rules)},
+                spec={"groups": pulumi.Output.from_input(args.namespace).apply(
+                    lambda ns: alert_rules(ns, args.backup_freshness))},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.rule_name = RULE_NAME

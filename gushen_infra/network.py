@@ -75,6 +75,8 @@ class NetworkIsolationArgs:
     """Pods of the PostgreSQL backup job, if any."""
     prometheus: Optional[Prometheus] = None
     """Who scrapes the pods, when monitoring is on."""
+    backup_remote: Optional[tuple[str, int]] = None
+    """``(cidr, port)`` of the off-cluster restic repository the backup pods copy to, if any."""
 
 
 def _local(labels: AppLabels) -> Json:
@@ -161,6 +163,12 @@ def platform_rules(args: NetworkIsolationArgs) -> _Rules:
         rules.inside(args.redis_backup, proxy, [redis.proxy_replicas_port])
     if args.postgres_backup is not None:
         rules.outbound(args.postgres_backup, postgres, [args.postgres_port])
+    if args.backup_remote is not None:
+        # The off-site step reaches the repository's address on its port, and nothing else outside.
+        cidr, port = args.backup_remote
+        for job in (args.redis_backup, args.postgres_backup):
+            if job is not None:
+                rules.outbound(job, _ip_blocks([config.IpBlock(cidr=cidr)]), [port])
     if args.prometheus is not None:
         scraper = [_remote(args.prometheus.namespace, args.prometheus.pod_labels)]
         rules.inbound(web, scraper, [args.web.port])

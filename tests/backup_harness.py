@@ -9,8 +9,10 @@ the test's passwords, as the kubelet would resolve them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,17 @@ STAMP = re.compile(r"^(?P<kind>redis|postgres)-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.(r
 
 
 def cronjob_container(stack: Stack, name: str) -> Json:
-    (container,) = stack.get("CronJob", name)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    """The dump step: the only container, or, with a remote, the init container."""
+    pod = stack.get("CronJob", name)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod.get("initContainers") or pod["containers"]
+    return container
+
+
+def offsite_container(stack: Stack, name: str) -> Json:
+    """The off-site step, which the kubelet starts once the dump step (init container) succeeded."""
+    pod = stack.get("CronJob", name)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod.get("initContainers"), f"{name} has no off-site step"
+    (container,) = pod["containers"]
     return container
 
 
@@ -60,6 +72,8 @@ class Runner:
 
     stack: Stack
     root: Path
+    bin_dir: Path | None = None
+    """Put first on PATH (e.g. the restic wrapper that records its argv)."""
 
     def __post_init__(self) -> None:
         self.scripts = self.root / "scripts"
@@ -68,12 +82,12 @@ class Runner:
             (self.scripts / name).write_text(text)
 
     def env(self, container: Json, rewrite: Mapping[str, str], secrets: Mapping[str, str]) -> dict[str, str]:
-        env = {"PATH": os.environ["PATH"]}
+        env = {"PATH": f"{self.bin_dir}:{os.environ['PATH']}" if self.bin_dir else os.environ["PATH"]}
         used: set[str] = set()
         for var in container["env"]:
             ref = var.get("valueFrom", {}).get("secretKeyRef")
             if ref is not None:
-                assert ref["name"] == "ai-qtrd-secrets", var
+                assert ref["name"] in ("ai-qtrd-secrets", backup.REMOTE_SECRET), var
                 env[var["name"]] = secrets[ref["key"]]
                 continue
             value = var["value"]
@@ -97,3 +111,60 @@ class Runner:
             self.command(argv if argv is not None else container["command"]),
             env=self.env(container, rewrite, secrets), capture_output=True, text=True, timeout=timeout,
         )
+
+
+class Recorder:
+    """Wrappers for ``restic`` and ``ssh`` first on PATH: each call's argv is appended to a log
+    (one argument per line), then the real program runs. The test reads what any process
+    listing (``ps``, /proc/*/cmdline) would have shown."""
+
+    PROGRAMS = ("restic", "ssh")
+
+    def __init__(self, root: Path):
+        self.bin_dir = root / "bin"
+        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        self.log = root / "argv.log"
+        for program in self.PROGRAMS:
+            real = shutil.which(program)
+            assert real, f"{program} is not installed"
+            wrapper = self.bin_dir / program
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                f"{{ echo '--- {program}'; for arg in \"$@\"; do printf '%s\\n' \"$arg\"; done; }} >> '{self.log}'\n"
+                f"exec '{real}' \"$@\"\n"
+            )
+            wrapper.chmod(0o755)
+
+    def calls(self, program: str) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        out: list[list[str]] = []
+        current: list[str] | None = None
+        for line in self.log.read_text().splitlines():
+            if line.startswith("--- ") and line[4:] in self.PROGRAMS:
+                current = [] if line[4:] == program else None
+                if current is not None:
+                    out.append(current)
+            elif current is not None:
+                current.append(line)
+        return out
+
+    def text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+
+def restic(repository: str, password: str, *args: str, extra_env: Mapping[str, str] | None = None) -> str:
+    """The real restic as an operator runs it (the password through the env)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "RESTIC_REPOSITORY": repository,
+           "RESTIC_PASSWORD": password, **(extra_env or {})}
+    result = subprocess.run(["restic", *args], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def snapshot_names(repository: str, password: str, kind: str) -> list[str]:
+    """The backups in the repository (one file per snapshot), oldest first."""
+    snapshots = json.loads(restic(repository, password, "snapshots", "--json", "--tag", kind) or "[]")
+    names = [Path(s["paths"][0]).name for s in snapshots]
+    assert all(len(s["paths"]) == 1 for s in snapshots), "one backup per snapshot"
+    return sorted(names)

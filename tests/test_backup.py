@@ -14,7 +14,7 @@ from policies.base import Obj
 from policies.catalog import evaluate
 
 from .conftest import run_stack
-from .test_config import prod_raw, problems_of, with_change
+from .test_config import SECRET_KEYS, prod_raw, problems_of, with_change
 from .test_redis import registrations
 
 DATA_NODE = "cloud-ubuntu-1-16c32g"
@@ -29,7 +29,15 @@ def pod_of(cronjob: dict) -> dict:
 
 
 def container_of(cronjob: dict) -> dict:
+    """The dump step: the only container, or with a remote the init container before the off-site step."""
+    (container,) = pod_of(cronjob).get("initContainers") or pod_of(cronjob)["containers"]
+    return container
+
+
+def offsite_of(cronjob: dict) -> dict:
+    assert "initContainers" in pod_of(cronjob), "the off-site step runs after the dump step"
     (container,) = pod_of(cronjob)["containers"]
+    assert container["name"] == "offsite"
     return container
 
 
@@ -50,7 +58,7 @@ def restore_pods(stack) -> dict[str, dict]:
 def test_the_objects_and_their_names(prod):
     (component,) = prod.of_type("gushen:backup:Backups")
     children = {r.name for r in prod.resources if r.parent == component.urn}
-    assert children == {"backups", "backup-scripts", "redis-backup", "postgres-backup"}
+    assert children == {"backups", "backup-scripts", "backup-remote", "redis-backup", "postgres-backup"}
     pvc = prod.get("PersistentVolumeClaim", "backups")
     assert pvc["metadata"]["namespace"] == "ai-qtrd"
     assert pvc["spec"] == {

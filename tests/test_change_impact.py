@@ -150,8 +150,9 @@ CHANGES = [
     Change("Redis storage size (`redis.storage.size`)", with_("redis.storage.size", "20Gi"), frozenset(),
            replaced=frozenset({("StatefulSet", "redis")}), note=STORAGE_NOTE),
     Change("backups off (`backup.enabled: false`)", with_("backup.enabled", False), frozenset(),
-           replaced=frozenset({("PersistentVolumeClaim", "backups")}),
-           note="the claim is retained (`retainOnDelete`): left in the cluster with its files"),
+           replaced=frozenset({("PersistentVolumeClaim", "backups"), ("Secret", "backup-remote")}),
+           note="the claim is retained (`retainOnDelete`): left in the cluster with its files; Secret "
+           "`backup-remote` goes with the jobs (its values stay in the stack config)"),
     Change("backups on again (claim `backups` retained)", {}, frozenset(), before=with_("backup.enabled", False),
            live=(BACKUP_PVC,), note="the retained claim is adopted (`k3s-retained` provider upserts)"),
     Change("monitoring on (`monitoring.enabled`)", with_("monitoring.enabled", True), frozenset({WEB, API, REDIS})),

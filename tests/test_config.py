@@ -100,7 +100,7 @@ def test_every_problem_is_reported_at_once():
 
 def test_secret_in_plain_text_is_refused():
     raw = {**prod_raw(), "deepseekApiKey": "sk-123"}
-    problems = problems_of(raw, secret_keys={"databasePassword", "lurusApiKey", "kubeconfig"})
+    problems = problems_of(raw, secret_keys=SECRET_KEYS - {"deepseekApiKey"})
     assert problems == [
         "gushen:deepseekApiKey: must be a secret (pulumi config set --secret gushen:deepseekApiKey ...), not plain text"
     ]
@@ -217,7 +217,9 @@ def test_every_cidr_key_is_checked_the_same_way():
                 walk(inner, f"{key}{alias}.")
 
     walk(config.Settings, "")
-    assert sorted(cidr_keys) == ["network.httpsEgress.cidr", "network.httpsEgress.except", "network.postgres.cidr"]
+    assert sorted(cidr_keys) == [
+        "backup.remote.cidr", "network.httpsEgress.cidr", "network.httpsEgress.except", "network.postgres.cidr",
+    ]
 
 
 # --- hints where the mistake is obvious ----------------------------------------------------------
@@ -282,6 +284,8 @@ def test_no_config_at_all_is_one_line_not_one_per_key(raw):
 def test_the_prod_file_s_placeholders_are_found():
     assert config.placeholders(config.validate(prod_raw(), SECRET_KEYS)) == [
         ("postgres.host", "postgres.set-me.invalid"),
+        ("backup.remote.repository", "s3:https://s3.set-me.invalid/gushen-backups"),
+        ("backup.remote.cidr", "192.0.2.30/32"),
         ("network.postgres.cidr", "192.0.2.10/32"),
         ("tls.acmeEmail", "set-me@lurus.cn"),
     ]
@@ -351,6 +355,11 @@ def test_pulumi_up_refuses_every_placeholder_and_registers_nothing():
     assert info.value.problems == [
         "gushen:postgres.host: 'postgres.set-me.invalid' is a placeholder; set the real value with "
         "pulumi config set --path 'gushen:postgres.host' <value> (pulumi up refuses placeholders)",
+        "gushen:backup.remote.repository: 's3:https://s3.set-me.invalid/gushen-backups' is a placeholder; set the "
+        "real value with pulumi config set --path 'gushen:backup.remote.repository' <value> (pulumi up refuses "
+        "placeholders)",
+        "gushen:backup.remote.cidr: '192.0.2.30/32' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:backup.remote.cidr' <value> (pulumi up refuses placeholders)",
         "gushen:network.postgres.cidr: '192.0.2.10/32' is a placeholder; set the real value with "
         "pulumi config set --path 'gushen:network.postgres.cidr' <value> (pulumi up refuses placeholders)",
         "gushen:tls.acmeEmail: 'set-me@lurus.cn' is a placeholder; set the real value with "
@@ -363,6 +372,9 @@ REAL = {
     "postgres": {**prod_raw()["postgres"], "host": "pg.internal.lurus.cn"},
     "network": {**prod_raw()["network"], "postgres": {"cidr": "10.0.0.5/32"}},
     "tls": {**prod_raw()["tls"], "acmeEmail": "ops@lurus.cn"},
+    "backup": {**prod_raw()["backup"], "remote": {
+        **prod_raw()["backup"]["remote"], "repository": "s3:https://s3.lurus.cn/gushen-backups", "cidr": "10.0.0.6/32",
+    }},
 }
 
 
@@ -377,6 +389,10 @@ def test_pulumi_preview_warns_about_each_placeholder_and_goes_on():
     assert [line for line in logged if "placeholder" in line] == [
         "gushen:postgres.host: 'postgres.set-me.invalid' is a placeholder; set the real value with "
         "pulumi config set --path 'gushen:postgres.host' <value> (pulumi up will refuse it)",
+        "gushen:backup.remote.repository: 's3:https://s3.set-me.invalid/gushen-backups' is a placeholder; set the "
+        "real value with pulumi config set --path 'gushen:backup.remote.repository' <value> (pulumi up will refuse it)",
+        "gushen:backup.remote.cidr: '192.0.2.30/32' is a placeholder; set the real value with "
+        "pulumi config set --path 'gushen:backup.remote.cidr' <value> (pulumi up will refuse it)",
         "gushen:network.postgres.cidr: '192.0.2.10/32' is a placeholder; set the real value with "
         "pulumi config set --path 'gushen:network.postgres.cidr' <value> (pulumi up will refuse it)",
         "gushen:tls.acmeEmail: 'set-me@lurus.cn' is a placeholder; set the real value with "
@@ -389,7 +405,7 @@ def test_an_update_that_only_writes_yaml_warns_instead():
         preview=False, overrides={"renderYamlToDirectory": "rendered/yaml", "kubeconfig": None, "kubeContext": None}
     )
     assert len(resources) > 30
-    assert len([line for line in logged if "is a placeholder" in line]) == 3
+    assert len([line for line in logged if "is a placeholder" in line]) == 5
 
 
 def test_the_offline_render_is_not_a_deploy():

@@ -92,18 +92,36 @@ def test_prometheus_rule_has_the_spec_alerts(watched):
     assert rule["metadata"]["name"] == "ai-qtrd-alerts" and rule["metadata"]["namespace"] == NS
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert rule["metadata"]["labels"]["app.kubernetes.io/part-of"] == "gushen"
-    (group,) = rule["spec"]["groups"]
+    group, backups = rule["spec"]["groups"]
     assert group["name"] == "ai-qtrd-alerts"
     got = {r["alert"]: (r["expr"], r["for"], r["labels"]["severity"], r["annotations"]["summary"])
            for r in group["rules"]}
     assert got == SPEC_ALERTS
+    assert backups["name"] == "ai-qtrd-backups"
+
+
+def test_stale_backup_alerts_follow_each_schedule(watched):
+    """Redis hourly: 1 h between runs + 600 s to start + 1800 s to run; PostgreSQL daily: 24 h + 3600 + 10800."""
+    (rule,) = watched.all("PrometheusRule")
+    rules = rule["spec"]["groups"][1]["rules"]
+    assert [r["alert"] for r in rules] == ["BackupStale", "BackupStale"]
+    for r, job, seconds in zip(rules, ("redis-backup", "postgres-backup"), (6000, 100800)):
+        assert f'kube_cronjob_status_last_successful_time{{namespace="ai-qtrd", cronjob="{job}"}}) > {seconds})' in r["expr"]
+        assert r["labels"] == {"severity": "critical", "cronjob": job} and r["for"] == "5m"
+    weekly = run_stack("prod", {"monitoring": MONITORING_ON,
+                                "backup": {**prod_raw()["backup"], "postgres": {**prod_raw()["backup"]["postgres"], "schedule": "@weekly"}}})
+    (rule,) = weekly.all("PrometheusRule")
+    assert "> 619200)" in rule["spec"]["groups"][1]["rules"][1]["expr"], "7 days + 3600 + 10800"
+    off = run_stack("prod", {"monitoring": MONITORING_ON, "backup": {**prod_raw()["backup"], "enabled": False}})
+    (rule,) = off.all("PrometheusRule")
+    assert [g["name"] for g in rule["spec"]["groups"]] == ["ai-qtrd-alerts"], "no backups, no stale-backup alert"
 
 
 def test_rule_follows_the_namespace():
     stack = run_stack("prod", {"monitoring": MONITORING_ON, "namespace": "gushen-staging"})
     (rule,) = stack.all("PrometheusRule")
     assert rule["metadata"]["namespace"] == "gushen-staging"
-    assert all('namespace="gushen-staging"' in r["expr"] for r in rule["spec"]["groups"][0]["rules"])
+    assert all('namespace="gushen-staging"' in r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
 
 
 def test_no_rule_without_the_operator():

@@ -149,7 +149,7 @@ def test_rendered_rules_fire_when_the_spec_says(watched, tmp_path: Path):
     (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(RULE_TESTS))
     checked = promtool(tmp_path, "check", "rules", "rules.yml")
-    assert checked.returncode == 0 and "3 rules found" in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and "5 rules found" in checked.stdout, checked.stdout + checked.stderr
     tested = promtool(tmp_path, "test", "rules", "tests.yml")
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
@@ -163,3 +163,93 @@ def test_rule_tests_can_fail(watched, tmp_path: Path):
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(RULE_TESTS))
     tested = promtool(tmp_path, "test", "rules", "tests.yml")
     assert tested.returncode != 0 and "PodDown" in tested.stdout + tested.stderr
+
+
+#: kube-state-metrics' series for the backup CronJobs (values: Unix seconds; promtool's clock
+#: starts at 0), sampled every minute. Prod allows 6000 s for redis-backup, 100800 s for
+#: postgres-backup (test_monitoring.py), then the alert waits 5 minutes.
+KSM = 'job="kube-state-metrics", instance="10.42.0.9:8080"'
+STALE = {"severity": "critical", "namespace": "ai-qtrd"}
+BACKUP_RULE_TESTS = {
+    "rule_files": ["rules.yml"],
+    "evaluation_interval": "1m",
+    "tests": [
+        {
+            # Both succeeded at 0 and never again.
+            "interval": "1m",
+            "input_series": [
+                {"series": f'kube_cronjob_status_last_successful_time{{namespace="ai-qtrd", cronjob="redis-backup", {KSM}}}',
+                 "values": "0x1800"},
+                {"series": f'kube_cronjob_status_last_successful_time{{namespace="ai-qtrd", cronjob="postgres-backup", {KSM}}}',
+                 "values": "0x1800"},
+                {"series": f'kube_cronjob_created{{namespace="ai-qtrd", cronjob="redis-backup", {KSM}}}', "values": "0x1800"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "105m", "alertname": "BackupStale", "exp_alerts": []},
+                {"eval_time": "106m", "alertname": "BackupStale", "exp_alerts": [{
+                    "exp_labels": {**STALE, "cronjob": "redis-backup"},
+                    "exp_annotations": {"summary": "No successful redis-backup run for 1h 46m 0s (allowed: 1h40m)"},
+                }]},
+                {"eval_time": "1685m", "alertname": "BackupStale", "exp_alerts": [{
+                    "exp_labels": {**STALE, "cronjob": "redis-backup"},
+                    "exp_annotations": {"summary": "No successful redis-backup run for 1d 4h 5m 0s (allowed: 1h40m)"},
+                }]},
+                {"eval_time": "1686m", "alertname": "BackupStale", "exp_alerts": [
+                    {"exp_labels": {**STALE, "cronjob": "redis-backup"},
+                     "exp_annotations": {"summary": "No successful redis-backup run for 1d 4h 6m 0s (allowed: 1h40m)"}},
+                    {"exp_labels": {**STALE, "cronjob": "postgres-backup"},
+                     "exp_annotations": {"summary": "No successful postgres-backup run for 1d 4h 6m 0s (allowed: 28h00m)"}},
+                ]},
+            ],
+        },
+        {
+            # A run succeeded at 90 m (its time, 5400, shows from 91 m on): not stale at 106 m.
+            "interval": "1m",
+            "input_series": [
+                {"series": f'kube_cronjob_status_last_successful_time{{namespace="ai-qtrd", cronjob="redis-backup", {KSM}}}',
+                 "values": "0x90 5400x200"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "106m", "alertname": "BackupStale", "exp_alerts": []},
+                {"eval_time": "196m", "alertname": "BackupStale", "exp_alerts": [{
+                    "exp_labels": {**STALE, "cronjob": "redis-backup"},
+                    "exp_annotations": {"summary": "No successful redis-backup run for 1h 46m 0s (allowed: 1h40m)"},
+                }]},
+            ],
+        },
+        {
+            # Created at 0, never a successful run (e.g. the off-site copy fails every time).
+            "interval": "1m",
+            "input_series": [
+                {"series": f'kube_cronjob_created{{namespace="ai-qtrd", cronjob="redis-backup", {KSM}}}', "values": "0x200"},
+                {"series": f'kube_cronjob_created{{namespace="other", cronjob="redis-backup", {KSM}}}', "values": "0x200"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "105m", "alertname": "BackupStale", "exp_alerts": []},
+                {"eval_time": "106m", "alertname": "BackupStale", "exp_alerts": [{
+                    "exp_labels": {**STALE, "cronjob": "redis-backup"},
+                    "exp_annotations": {"summary": "No successful redis-backup run for 1h 46m 0s (allowed: 1h40m)"},
+                }]},
+            ],
+        },
+    ],
+}
+
+
+def test_stale_backup_alert_fires_when_a_run_is_missed(watched, tmp_path: Path):
+    (rule,) = watched.all("PrometheusRule")
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(BACKUP_RULE_TESTS))
+    tested = promtool(tmp_path, "test", "rules", "tests.yml")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_stale_backup_cases_can_fail(watched, tmp_path: Path):
+    """A threshold of one more hour for Redis (say, the schedule's gap counted twice) fails them."""
+    (rule,) = watched.all("PrometheusRule")
+    groups = rule["spec"]["groups"]
+    groups[1]["rules"][0]["expr"] = groups[1]["rules"][0]["expr"].replace("> 6000", "> 9600")
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": groups}))
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(BACKUP_RULE_TESTS))
+    tested = promtool(tmp_path, "test", "rules", "tests.yml")
+    assert tested.returncode != 0 and "BackupStale" in tested.stdout + tested.stderr

@@ -77,6 +77,9 @@ def outside_peers(raw: dict, web_labels: dict) -> dict[str, Peer]:
         Peer("cloud-metadata", None, "169.254.169.254"),
         Peer("lan-host", None, "192.168.1.20"),
     ]
+    remote = raw.get("backup", {}).get("remote", {})
+    if remote.get("cidr"):
+        peers.append(Peer("restic-repository", None, str(ipaddress.ip_network(remote["cidr"]).network_address)))
     return {p.name: p for p in peers}
 
 
@@ -105,6 +108,11 @@ def intended(workloads: set[str], raw: dict, *, monitoring: bool) -> set[Edge]:
         edges.add(("redis-backup", "redis-proxy", 6380, "TCP"))
     if "postgres-backup" in workloads:
         edges.add(("postgres-backup", "postgres", pg, "TCP"))
+    if raw.get("backup", {}).get("remote", {}).get("enabled"):
+        # The off-site copy (issue 16): S3 over HTTPS to the repository's address only.
+        edges |= {(job, "restic-repository", 443, "TCP") for job in ("redis-backup", "postgres-backup") if job in workloads}
+        # A public address like the AI API's: the apps' HTTPS egress reaches it too (they hold no credentials).
+        edges |= {("ai-qtrd-web", "restic-repository", 443, "TCP"), ("ai-qtrd-api", "restic-repository", 443, "TCP")}
     if monitoring:
         edges |= {("prometheus", "ai-qtrd-web", 3000, "TCP"), ("prometheus", "ai-qtrd-api", 8000, "TCP"),
                   ("prometheus", "redis", 9121, "TCP")}

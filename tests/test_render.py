@@ -217,16 +217,18 @@ def test_a_stack_file_that_is_not_a_mapping_is_refused(tmp_path, cli):
 def test_the_render_lists_the_placeholders_it_used(tmp_path, cli):
     result = cli("--out", str(tmp_path))
     assert result.returncode == 0
-    assert "render: 3 placeholder(s) used; pulumi up refuses them until they are set:" in result.stderr
+    assert "render: 5 placeholder(s) used; pulumi up refuses them until they are set:" in result.stderr
     for key, value in [("postgres.host", "'postgres.set-me.invalid'"), ("network.postgres.cidr", "'192.0.2.10/32'"),
-                       ("tls.acmeEmail", "'set-me@lurus.cn'")]:
+                       ("tls.acmeEmail", "'set-me@lurus.cn'"), ("backup.remote.cidr", "'192.0.2.30/32'"),
+                       ("backup.remote.repository", "'s3:https://s3.set-me.invalid/gushen-backups'")]:
         assert f"  gushen:{key}: {value} is a placeholder; set the real value with pulumi config set --path 'gushen:{key}' <value>" in result.stderr
 
 
 def test_no_placeholder_no_report(tmp_path, cli):
     text = (ROOT / "Pulumi.prod.yaml").read_text()
     text = (text.replace("postgres.set-me.invalid", "pg.lurus.cn").replace("set-me@lurus.cn", "ops@lurus.cn")
-            .replace("192.0.2.10/32", "10.1.2.3/32"))
+            .replace("192.0.2.10/32", "10.1.2.3/32").replace("s3.set-me.invalid", "s3.lurus.cn")
+            .replace("192.0.2.30/32", "10.1.2.4/32"))
     result = cli("--config", str(write_stack(tmp_path, text)), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert "placeholder" not in result.stderr

@@ -7,7 +7,8 @@
 set -eu
 . "$(dirname "$0")/common.sh"
 require PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD BACKUP_DIR KEEP
-umask 077
+# Group-readable: the off-site step runs as another user in the pod's group (fsGroup).
+umask 027
 
 remove_partials postgres
 name="postgres-$(stamp).dump"

@@ -6,7 +6,8 @@
 set -eu
 . "$(dirname "$0")/common.sh"
 require REDIS_HOST REDIS_PORT REDISCLI_AUTH BACKUP_DIR KEEP
-umask 077
+# Group-readable: the off-site step runs as another user in the pod's group (fsGroup).
+umask 027
 
 remove_partials redis
 name="redis-$(stamp).rdb"

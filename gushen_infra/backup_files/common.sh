@@ -67,3 +67,12 @@ pick() {
     *) [ -f "$BACKUP_DIR/$3" ] || die "no such backup: $BACKUP_DIR/$3"; echo "$BACKUP_DIR/$3" ;;
   esac
 }
+
+# The file suffix of a kind of backup.
+suffix_of() {
+  case "$1" in
+    redis) echo .rdb ;;
+    postgres) echo .dump ;;
+    *) die "unknown kind of backup '$1' (want redis or postgres)" ;;
+  esac
+}
