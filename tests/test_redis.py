@@ -153,7 +153,7 @@ def test_headless_and_sentinel_services(prod):
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
     assert {p["name"]: p["port"] for p in headless["ports"]} == {"redis": 6379, "sentinel": 26379}
     sentinel = prod.get("Service", "redis-sentinel")["spec"]
-    assert sentinel["selector"] == headless["selector"] == {"app": "redis", "app.kubernetes.io/name": "redis"}
+    assert sentinel["selector"] == headless["selector"] == {"app": "redis"}  # the live selector (docs/adoption.md)
     assert sentinel["ports"][0]["port"] == 26379
 
 
