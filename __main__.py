@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from gushen_infra import appenv, backup, config, monitoring
+from gushen_infra import adoption, appenv, backup, config, monitoring
 from gushen_infra.backup import Backups, BackupsArgs
 from gushen_infra.backend import BackendService, BackendServiceArgs
 from gushen_infra.frontend import FrontendService, FrontendServiceArgs
@@ -20,6 +20,9 @@ from gushen_infra.tls import TlsCertificate, TlsCertificateArgs
 from gushen_infra.workload import AppLabels
 
 settings, secrets = config.load()
+# Before any resource: imports what kubectl applied when adopting (docs/adoption.md).
+adopting = adoption.Adoption(settings.adopt, settings.namespace)
+adopting.register()
 
 provider = k8s.Provider(
     "k3s",
@@ -27,18 +30,20 @@ provider = k8s.Provider(
     cluster_identifier=settings.cluster_identifier,
     render_yaml_to_directory=settings.render_yaml_to_directory,
     enable_server_side_apply=True,
+    **adoption.provider_options(settings.adopt),
 )
 k3s = pulumi.ResourceOptions(provider=provider)
 
 # Generated once and kept in the state: the apps and Redis share them through the Secret.
-redis_password = random.RandomPassword("redis-password", length=32, special=False)
-nextauth_secret = random.RandomPassword("nextauth-secret", length=48, special=False)
+# A cluster taken over keeps its own (gushen:redisPassword / gushen:nextauthSecret).
+redis_password = secrets.redis_password or random.RandomPassword("redis-password", length=32, special=False).result
+nextauth_secret = secrets.nextauth_secret or random.RandomPassword("nextauth-secret", length=48, special=False).result
 
 platform = AppNamespace(
     "ai-qtrd",
     AppNamespaceArgs(
         name=settings.namespace,
-        secret_data=appenv.secret_data(settings, secrets, redis_password.result, nextauth_secret.result),
+        secret_data=appenv.secret_data(settings, secrets, redis_password, nextauth_secret),
         config_data=appenv.config_data(settings),
     ),
     opts=k3s,
@@ -166,3 +171,4 @@ pulumi.export("redisMaster", redis.master_endpoint)
 pulumi.export("redisReplicas", redis.replicas_endpoint)
 if redis.sentinel_endpoint is not None:
     pulumi.export("redisSentinel", redis.sentinel_endpoint)
+adopting.warn_unmatched()

@@ -36,9 +36,6 @@ SCRIPT_DIR = "/etc/backup"
 BACKUP_DIR = "/backups"
 FILES = Path(__file__).parent / "backup_files"
 SCRIPT_FILES = ("common.sh", "backup-redis.sh", "backup-postgres.sh", "restore-redis.sh", "restore-postgres.sh")
-#: The restore pod mounts redis-0's volume: after a scale-down no Sentinel remembers a master,
-#: so redis-0 is the one that starts as master (redis.sh) and the replicas resync from it.
-REDIS_RESTORE_CLAIM = f"{redis.DATA_VOLUME}-{redis_conf.NAME}-0"
 RESTORE_PORT = redis_conf.REDIS_PORT
 #: The postgres user of the official image (alpine variant).
 POSTGRES_UID = 70
@@ -170,7 +167,10 @@ class Backups(pulumi.ComponentResource):
                 }]
             }
         }
-        data_volume = {"name": "data", "persistentVolumeClaim": {"claimName": REDIS_RESTORE_CLAIM}}
+        # The restore pod mounts redis-0's volume: after a scale-down no Sentinel remembers a
+        # master, so redis-0 is the one that starts as master (redis.sh) and the replicas resync.
+        claim = f"{args.redis.storage.claim_name}-{redis_conf.NAME}-0"
+        data_volume = {"name": "data", "persistentVolumeClaim": {"claimName": claim}}
         spec = workload.pod_spec(
             [container], {**workload.pin_to_node(args.node), "affinity": avoid_redis},
             volumes=[*_volumes(SCRIPTS, PVC), data_volume], run_as_user=redis.REDIS_UID,

@@ -27,7 +27,9 @@ NAMESPACE = "gushen"
 #: Secret keys: read with ``require_secret``/``get_secret``, never committed.
 REQUIRED_SECRETS = ("deepseekApiKey", "databasePassword", "lurusApiKey")
 OPTIONAL_SECRETS = ("kubeconfig",)
-SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS
+#: The running cluster's own values, kept when this program takes it over (docs/adoption.md).
+KEPT_SECRETS = ("redisPassword", "nextauthSecret")
+SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS + KEPT_SECRETS
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -278,6 +280,10 @@ class RedisStorage(_Model):
 
     storage_class: DnsLabel
     size: Quantity
+    claim_name: DnsLabel = "data"
+    """The volume claim template's name: the PVCs are ``<claimName>-redis-N``. Taking over a running
+    cluster, set the live StatefulSet's (``kubectl -n ai-qtrd get statefulset redis -o
+    jsonpath='{.spec.volumeClaimTemplates[*].metadata.name}'``) so the pods keep their volumes."""
 
 
 class RedisPersistence(_Model):
@@ -529,6 +535,48 @@ class Backup(_Model):
         ]
 
 
+_OBJECT_REF = r"^[A-Z][A-Za-z]+/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+ObjectRef = Annotated[str, Field(pattern=_OBJECT_REF)]
+#: What the spec's cluster runs, applied with kubectl (spec 2.2, 3, 4, 11.1): imported by the first
+#: ``pulumi up`` in adoption mode. StatefulSet ``redis`` is not here: it cannot be updated into
+#: ours (podManagementPolicy and volumeClaimTemplates are immutable); the runbook replaces it.
+LIVE_OBJECTS = (
+    "Namespace/ai-qtrd", "Secret/ai-qtrd-secrets", "ConfigMap/ai-qtrd-config", "ConfigMap/redis-config",
+    "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "Service/ai-qtrd-web", "Service/ai-qtrd-api",
+    "Service/redis-service", "Service/redis-headless", "IngressRoute/gushen-web-https",
+    "IngressRoute/gushen-web-http", "Middleware/redirect-https", "Certificate/gushen-lurus-cn-tls",
+    "ClusterIssuer/letsencrypt-prod",
+)
+#: Objects whose immutable fields differ from ours: importing them would make the engine replace
+#: an imported resource, which it refuses. docs/adoption.md replaces them step by step.
+NOT_IMPORTABLE = {"StatefulSet/redis": "its podManagementPolicy and volumeClaimTemplates are immutable"}
+
+
+class Adopt(_Model):
+    """Taking over a cluster that kubectl built (docs/adoption.md): the first ``pulumi up`` imports
+    the live objects and updates them in place instead of failing with AlreadyExists."""
+
+    enabled: bool = False
+    objects: list[ObjectRef] = list(LIVE_OBJECTS)
+    """``Kind/name`` of every object that already exists in the cluster and this program manages."""
+    force: list[ObjectRef] = []
+    """Objects whose field conflicts with managers other than kubectl are overridden in the adoption
+    run (``pulumi.com/patchForce``); kubectl's own fields are taken over without force."""
+
+    def problems(self, key: str, settings: "Settings") -> list[str]:
+        out = [
+            f"{key}.objects: {ref!r} cannot be imported: {why} (docs/adoption.md replaces it)"
+            for ref, why in NOT_IMPORTABLE.items() if ref in self.objects
+        ]
+        out += [f"{key}.force: {ref!r} is not in {key}.objects" for ref in self.force if ref not in self.objects]
+        if self.enabled and settings.network.enabled:
+            out.append(
+                f"{NAMESPACE}:network.enabled: must be false while adopt.enabled is true (default-deny "
+                "would cut the running pods' connections mid-migration; enable it in the next run) (got true)"
+            )
+        return out
+
+
 class Settings(_Model):
     """Everything under ``gushen:`` except secrets."""
 
@@ -547,6 +595,7 @@ class Settings(_Model):
     redis: Redis
     routing: Routing = Routing()
     tls: Tls
+    adopt: Adopt = Adopt()
 
     def problems(self) -> list[str]:
         """Cross-field checks that pydantic's per-field validation cannot express."""
@@ -558,6 +607,7 @@ class Settings(_Model):
         out += self.backup.problems(f"{NAMESPACE}:backup")
         out += self.network.problems(f"{NAMESPACE}:network")
         out += self.monitoring.problems(f"{NAMESPACE}:monitoring")
+        out += self.adopt.problems(f"{NAMESPACE}:adopt", self)
         return out
 
 
@@ -573,6 +623,10 @@ class Secrets:
     """Lurus API key (``LURUS_API_KEY``)."""
     kubeconfig: Optional[pulumi.Output[str]]
     """The K3s kubeconfig; ``None`` means ``KUBECONFIG`` or ``~/.kube/config``."""
+    redis_password: Optional[pulumi.Output[str]] = None
+    """The running cluster's ``REDIS_PASSWORD``, kept; ``None``: generated and kept in the state."""
+    nextauth_secret: Optional[pulumi.Output[str]] = None
+    """The running cluster's ``NEXTAUTH_SECRET`` (sessions survive), kept; ``None``: generated."""
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -641,6 +695,12 @@ def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Setti
         problems += [_format(error, allowed) for error in exc.errors()]
     if settings is not None:
         problems += settings.problems()
+    if settings is not None and settings.adopt.enabled:
+        problems += [
+            f"{NAMESPACE}:{key}: required while adopt.enabled is true: the live Secret's value "
+            f"(docs/adoption.md; pulumi config set --secret {NAMESPACE}:{key} ...)"
+            for key in KEPT_SECRETS if key not in raw
+        ]
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -668,5 +728,7 @@ def load() -> tuple[Settings, Secrets]:
         database_password=cfg.require_secret("databasePassword"),
         lurus_api_key=cfg.require_secret("lurusApiKey"),
         kubeconfig=cfg.get_secret("kubeconfig"),
+        redis_password=cfg.get_secret("redisPassword"),
+        nextauth_secret=cfg.get_secret("nextauthSecret"),
     )
     return settings, secrets
