@@ -20,9 +20,8 @@ from gushen_infra.tls import TlsCertificate, TlsCertificateArgs
 from gushen_infra.workload import AppLabels
 
 settings, secrets = config.load()
-# Before any resource: imports what kubectl applied when adopting (docs/adoption.md).
+# Imports what kubectl applied when adopting (docs/adoption.md); every object inherits it.
 adopting = adoption.Adoption(settings.adopt, settings.namespace)
-adopting.register()
 
 provider = k8s.Provider(
     "k3s",
@@ -32,7 +31,7 @@ provider = k8s.Provider(
     enable_server_side_apply=True,
     **adoption.provider_options(settings.adopt),
 )
-k3s = pulumi.ResourceOptions(provider=provider)
+k3s = pulumi.ResourceOptions(provider=provider, transformations=[adopting.transform])
 
 # Generated once and kept in the state: the apps and Redis share them through the Secret.
 # A cluster taken over keeps its own (gushen:redisPassword / gushen:nextauthSecret).

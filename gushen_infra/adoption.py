@@ -56,15 +56,13 @@ def import_id(ref: str, namespace: str) -> str:
 
 
 class Adoption:
-    """A stack transformation: imports the listed objects when adopting, forces where asked."""
+    """A resource transformation (given to every component, inherited by their children):
+    imports the listed objects when adopting, forces where asked, keeps Services' clusterIP."""
 
     def __init__(self, adopt: config.Adopt, namespace: str):
         self.adopt = adopt
         self.namespace = namespace
         self.matched: set[str] = set()
-
-    def register(self) -> None:
-        pulumi.runtime.register_stack_transformation(self.transform)
 
     def transform(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):

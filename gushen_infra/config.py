@@ -280,10 +280,11 @@ class RedisStorage(_Model):
 
     storage_class: DnsLabel
     size: Quantity
-    claim_name: DnsLabel = "data"
-    """The volume claim template's name: the PVCs are ``<claimName>-redis-N``. Taking over a running
-    cluster, set the live StatefulSet's (``kubectl -n ai-qtrd get statefulset redis -o
-    jsonpath='{.spec.volumeClaimTemplates[*].metadata.name}'``) so the pods keep their volumes."""
+    claim_name: DnsLabel = "redis-data"
+    """The volume claim template's name (PVCs ``<claimName>-redis-N``); it must be the running
+    cluster's, or the pods lose their volumes. The spec names none: the default is the most likely
+    one; read the real one with ``kubectl -n ai-qtrd get statefulset redis -o
+    jsonpath='{.spec.volumeClaimTemplates[*].metadata.name}'`` (docs/adoption.md)."""
 
 
 class RedisPersistence(_Model):
