@@ -22,7 +22,8 @@ resources that still specify an ID may not be replaced", ``continueStepsFromDiff
 the import reads the server's ``spec.clusterIP`` into a Service's inputs, and the provider
 replaces a Service whose clusterIP changes (``forceNewProperties``): every Service ignores
 changes to it; ConfigMap and Secret data are mutable in the adoption run (else a data change
-replaces them); StatefulSet ``redis`` is replaced by the runbook, not imported.
+replaces them); StatefulSet ``redis`` is replaced by the runbook, not imported. And the imported
+Services target port numbers in that run (:func:`numeric_target_ports`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def import_id(ref: str, namespace: str) -> str:
     return name if kind in CLUSTER_SCOPED else f"{namespace}/{name}"
 
 
+def numeric_target_ports(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Service's ``targetPort`` names replaced by the port numbers, for the adoption run.
+
+    kubectl's pods declare unnamed container ports: a Service that targets a port *name* has no
+    endpoint on them (the EndpointSlice controller skips a pod without the named port), so
+    updating the Service before the new pods are Ready would empty it (web, API) or drop the
+    Redis pods' DNS names (headless). Every Service here serves on its container's port number,
+    which the old and the new pods both expose; the next run names the ports again.
+    """
+    ports = [{**p, "targetPort": p["port"]} for p in spec.get("ports", [])]
+    return {**spec, "ports": ports}
+
+
 class Adoption:
     """A resource transformation (given to every component, inherited by their children):
     imports the listed objects when adopting, forces where asked, keeps Services' clusterIP."""
@@ -80,6 +94,8 @@ class Adoption:
             extra = pulumi.ResourceOptions.merge(
                 extra, pulumi.ResourceOptions(import_=import_id(ref, self.namespace))
             )
+            if kind == "Service":
+                props["spec"] = numeric_target_ports(props["spec"])
             if ref in self.adopt.force:
                 annotations = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}
                 props["metadata"] = {**metadata, "annotations": annotations}

@@ -218,7 +218,11 @@ def test_the_next_run_in_normal_mode_changes_nothing_but_the_provider(adopting, 
     normal = run_stack("prod", {"network": {"enabled": False}}).resources  # the same kept secrets
     steps = em.plan(state, with_ignored(normal, {r.urn: plain(r.inputs) for r in state}))
     changed = {(s.kind, s.name): s.op for s in steps.values() if s.op != em.SAME}
-    assert changed == {("pulumi:providers:kubernetes", "k3s"): em.UPDATE}, changed
+    services = {("Service", ref.split("/")[1]) for ref in config.LIVE_OBJECTS if ref.startswith("Service/")}
+    # The provider drops the mutable flags; the adopted Services target their ports by name again.
+    assert changed == {("pulumi:providers:kubernetes", "k3s"): em.UPDATE, **{s: em.UPDATE for s in services}}
+    reasons = {r for s in steps.values() if s.kind == "Service" for r in s.reasons}
+    assert reasons and all(r.startswith("spec.ports[") and r.endswith("].targetPort") for r in reasons), reasons
 
 
 def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets(monkeypatch):
@@ -241,3 +245,35 @@ def test_force_is_per_object_and_only_for_the_adoption_run(monkeypatch_module):
                    for r in normal if r.type.startswith("kubernetes:"))
     with pytest.raises(config.ConfigError, match="adopt.force: 'Deployment/redis-proxy' is not in gushen:adopt.objects"):
         run_stack("prod", {**ADOPT, "adopt": {"enabled": True, "force": ["Deployment/redis-proxy"]}})
+
+
+def _container_ports(pod_spec: Mapping[str, Any]) -> tuple[set[int], set[str]]:
+    ports = [p for c in pod_spec["containers"] for p in c.get("ports", [])]
+    return {p["containerPort"] for p in ports}, {p["name"] for p in ports if "name" in p}
+
+
+def _resolves(target: Any, pod_spec: Mapping[str, Any]) -> bool:
+    """The EndpointSlice controller's lookup: a number is used as is, a name must be a container port's."""
+    return isinstance(target, int) or target in _container_ports(pod_spec)[1]
+
+
+def _pod_specs(manifests: Sequence[Mapping[str, Any]]) -> list[tuple[dict[str, str], Mapping[str, Any]]]:
+    return [(m["spec"]["template"]["metadata"]["labels"], m["spec"]["template"]["spec"])
+            for m in manifests if m["kind"] in ("Deployment", "StatefulSet")]
+
+
+def test_adopted_services_keep_endpoints_on_old_and_new_pods_throughout(adopting, live):
+    """While kubectl's pods (unnamed ports) and ours run side by side, every Service reaches both."""
+    ours = [plain(r.inputs) for r in adopting if r.type.startswith("kubernetes:") and "kind" in r.inputs]
+    old_pods = _pod_specs(list(live.values()))
+    new_pods = _pod_specs(ours)
+    for svc in (m for m in ours if m["kind"] == "Service" and f"Service/{m['metadata']['name']}" in config.LIVE_OBJECTS):
+        selector = svc["spec"]["selector"]
+        for pods in (old_pods, new_pods):
+            for labels, spec in pods:
+                if selector.items() <= labels.items():
+                    for port in svc["spec"]["ports"]:
+                        assert _resolves(port["targetPort"], spec), (svc["metadata"]["name"], port)
+    # Normal mode names them again (our pods declare the names).
+    for svc in (m for m in run_stack("prod").manifests if m["kind"] == "Service"):
+        assert all(isinstance(p["targetPort"], str) for p in svc["spec"]["ports"])
