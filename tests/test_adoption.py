@@ -14,6 +14,9 @@ imported but exists fails with AlreadyExists (``await.Creation``).
 from __future__ import annotations
 
 import copy
+import re
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +29,7 @@ from gushen_infra import adoption, config
 from gushen_infra.render import Recorded, plain
 
 from . import engine_model as em
-from .conftest import run_stack
+from .conftest import ROOT, run_stack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "live-cluster.yaml"
 REQUIRED_SECRETS = config.REQUIRED_SECRETS
@@ -277,3 +280,30 @@ def test_adopted_services_keep_endpoints_on_old_and_new_pods_throughout(adopting
     # Normal mode names them again (our pods declare the names).
     for svc in (m for m in run_stack("prod").manifests if m["kind"] == "Service"):
         assert all(isinstance(p["targetPort"], str) for p in svc["spec"]["ports"])
+
+
+def test_import_ids_are_namespace_slash_name_and_name_for_cluster_scoped_objects(adopting):
+    ids = {ident(r): r.options["importId"] for r in adopting if r.options.get("importId")}
+    assert len(ids) == len(config.LIVE_OBJECTS)
+    for (kind, namespace, name), import_id in ids.items():
+        assert import_id == (name if kind in ("Namespace", "ClusterIssuer") else f"{namespace}/{name}")
+
+
+def test_the_adoption_run_passes_the_policy_pack(adopting, tmp_path):
+    """`pulumi preview --policy-pack policies` in the adoption run: numeric targetPorts are container ports too."""
+    from gushen_infra.render import manifests
+
+    path = tmp_path / "adopting.yaml"
+    path.write_text(yaml.safe_dump_all(manifests(adopting), sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "policies.check", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "mandatory" not in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"objects": ["deployment/ai-qtrd-web"]}, "gushen:adopt.objects.0: String should match pattern"),
+    ({"enabled": "yes please"}, "gushen:adopt.enabled: Input should be a valid boolean"),
+])
+def test_bad_adoption_config_names_the_key_and_quotes_the_value(override, message):
+    with pytest.raises(config.ConfigError, match=re.escape(message)):
+        run_stack("prod", {"adopt": override, "network": {"enabled": False}})
