@@ -8,7 +8,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from gushen_infra import adoption, appenv, backup, config, monitoring
+from gushen_infra import adoption, appenv, backup, config, monitoring, redis_conf
+from gushen_infra import backend as api_tier
+from gushen_infra import frontend as web_tier
 from gushen_infra.backup import Backups, BackupsArgs
 from gushen_infra.backend import BackendService, BackendServiceArgs
 from gushen_infra.frontend import FrontendService, FrontendServiceArgs
@@ -26,17 +28,38 @@ adopting = adoption.Adoption(settings.adopt, settings.namespace)
 provider = k8s.Provider(
     "k3s",
     kubeconfig=secrets.kubeconfig,
+    context=settings.kube_context,
     cluster_identifier=settings.cluster_identifier,
     render_yaml_to_directory=settings.render_yaml_to_directory,
     enable_server_side_apply=True,
-    **adoption.provider_options(settings.adopt),
+    # Data changes update ConfigMaps and Secrets in place. Off (the default), the provider replaces
+    # them (delete first: the names are fixed), and the engine replaces with them every object
+    # whose inputs came from them. The pods' checksum annotations roll exactly the pods that read
+    # what changed (docs/changes.md).
+    enable_config_map_mutable=True,
+    enable_secret_mutable=True,
 )
 k3s = pulumi.ResourceOptions(provider=provider, transformations=[adopting.transform])
+# The one place objects are adopted on create: those that outlive this stack on purpose (the
+# retained backup claim, the cluster-wide ClusterIssuers) go through this provider, which updates
+# an existing object instead of failing with AlreadyExists. Each of them is retainOnDelete, so
+# upsert's hazard (a renamed resource's create-then-delete removing the object) cannot occur.
+retained = k8s.Provider(
+    "k3s-retained",
+    kubeconfig=secrets.kubeconfig,
+    context=settings.kube_context,
+    cluster_identifier=settings.cluster_identifier,
+    render_yaml_to_directory=settings.render_yaml_to_directory,
+    enable_server_side_apply=True,
+    upsert_existing_objects=True,
+)
 
 # Generated once and kept in the state: the apps and Redis share them through the Secret.
 # A cluster taken over keeps its own (gushen:redisPassword / gushen:nextauthSecret).
 redis_password = secrets.redis_password or random.RandomPassword("redis-password", length=32, special=False).result
 nextauth_secret = secrets.nextauth_secret or random.RandomPassword("nextauth-secret", length=48, special=False).result
+# Keys the pods' checksum/secret digests (HMAC): the annotation reveals nothing about the values.
+digest_key = random.RandomPassword("secret-digest-key", length=48, special=False)
 
 platform = AppNamespace(
     "ai-qtrd",
@@ -44,9 +67,13 @@ platform = AppNamespace(
         name=settings.namespace,
         secret_data=appenv.secret_data(settings, secrets, redis_password, nextauth_secret),
         config_data=appenv.config_data(settings),
+        digest_key=digest_key.result,
+        # Deleting the Namespace deletes Redis's volumes with it: it is protected with the data.
+        protect=settings.redis.protect,
     ),
     opts=k3s,
 )
+secret_first = list(platform.config_objects)
 
 redis = RedisCluster(
     "redis",
@@ -55,6 +82,8 @@ redis = RedisCluster(
         settings=settings.redis,
         node=settings.nodes.data,
         secret_name=platform.secret_name,
+        secret_checksum=platform.secret_checksum([redis_conf.PASSWORD_KEY]),
+        depends_on=secret_first,
         metrics_sidecar=monitoring.redis_exporter(settings.monitoring, platform.secret_name),
         pod_annotations=monitoring.redis_annotations(settings.monitoring),
     ),
@@ -72,6 +101,8 @@ if settings.backup.enabled:
             redis=settings.redis,
             redis_replicas=redis.replicas_endpoint,
             postgres=settings.postgres,
+            depends_on=secret_first,
+            claim_provider=retained,
         ),
         opts=k3s,
     )
@@ -82,7 +113,7 @@ tier_inputs = dict(
     redis_port=redis.port,
     secret_name=platform.secret_name,
     config_map_name=platform.config_map_name,
-    config_checksum=platform.config_checksum,
+    depends_on=secret_first,
 )
 
 backend = BackendService(
@@ -92,6 +123,8 @@ backend = BackendService(
         settings=settings.api,
         node=settings.nodes.api,
         redis_host=redis.service_name,  # spec appendix C: the short name for the API
+        config_checksum=platform.config_checksum_of(api_tier.CONFIG_KEYS),
+        secret_checksum=platform.secret_checksum(api_tier.SECRET_KEYS),
         pod_annotations=monitoring.scrape_annotations(
             settings.monitoring, settings.api.port, settings.monitoring.api_metrics_path
         ),
@@ -106,7 +139,9 @@ frontend = FrontendService(
         settings=settings.web,
         node=settings.nodes.web,
         redis_host=redis.fqdn,  # spec appendix C: the FQDN for the web tier
-        backend_url=backend.url,
+        backend_url=backend.url,  # a plain name: the web tier does not wait for the API's pods
+        config_checksum=platform.config_checksum_of(web_tier.CONFIG_KEYS),
+        secret_checksum=platform.secret_checksum(web_tier.SECRET_KEYS),
         pod_annotations=monitoring.scrape_annotations(
             settings.monitoring, settings.web.port, settings.monitoring.web_metrics_path
         ),
@@ -117,7 +152,9 @@ frontend = FrontendService(
 
 certificate = TlsCertificate(
     "tls",
-    TlsCertificateArgs(namespace=platform.namespace, domain=settings.domain, settings=settings.tls),
+    TlsCertificateArgs(
+        namespace=platform.namespace, domain=settings.domain, settings=settings.tls, issuer_provider=retained
+    ),
     opts=k3s,
 )
 
@@ -158,7 +195,7 @@ NetworkIsolation(
 )
 
 
-def _fqdn(service: pulumi.Output[str], port: int) -> pulumi.Output[str]:
+def _fqdn(service: str, port: int) -> pulumi.Output[str]:
     return pulumi.Output.concat(service, ".", platform.namespace, ".svc.cluster.local:", str(port))
 
 

@@ -21,7 +21,8 @@ So adoption imports. An imported resource must not need a replacement ("previous
 resources that still specify an ID may not be replaced", ``continueStepsFromDiff``), hence:
 the import reads the server's ``spec.clusterIP`` into a Service's inputs, and the provider
 replaces a Service whose clusterIP changes (``forceNewProperties``): every Service ignores
-changes to it; ConfigMap and Secret data are mutable in the adoption run (else a data change
+changes to it; ConfigMap and Secret data must be mutable (the provider's
+``enableConfigMapMutable``/``enableSecretMutable``, set in ``__main__.py``: else a data change
 replaces them); StatefulSet ``redis`` is replaced by the runbook, not imported. And the imported
 Services target port numbers in that run (:func:`numeric_target_ports`).
 """
@@ -38,16 +39,6 @@ PATCH_FORCE = "pulumi.com/patchForce"
 #: A Service's clusterIP is set by the API server; an import puts it into the inputs.
 SERVICE_IGNORE = ("spec.clusterIP",)
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterIssuer"})
-
-
-def provider_options(adopt: config.Adopt) -> dict[str, Any]:
-    """Extra ``k8s.Provider`` arguments for the adoption run (none otherwise).
-
-    Upserting stays off: an object nobody listed still fails with AlreadyExists.
-    """
-    if not adopt.enabled:
-        return {}
-    return {"enable_config_map_mutable": True, "enable_secret_mutable": True}
 
 
 def import_id(ref: str, namespace: str) -> str:

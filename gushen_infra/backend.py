@@ -11,8 +11,6 @@ from . import workload
 from .tier import TierArgs, TierComponent
 
 NAME = "ai-qtrd-api"
-#: Python writes temp files and caches; the root filesystem is read-only.
-WRITABLE_PATHS = ("/tmp",)
 #: Address the server binds to inside the pod.
 BIND_HOST = "0.0.0.0"
 CONFIG_KEYS = ("DEEPSEEK_API_BASE", "DEEPSEEK_MODEL", "CORS_ORIGINS", "WEB_URL", "API_URL")
@@ -34,5 +32,5 @@ class BackendService(TierComponent):
             NAME, "api", args,
             env=[workload.env_value("WEB_HOST", BIND_HOST), workload.env_value("WEB_PORT", port)],
             placement=workload.prefer_node(args.node),
-            writable_paths=WRITABLE_PATHS, config_keys=CONFIG_KEYS, secret_keys=SECRET_KEYS,
+            config_keys=CONFIG_KEYS, secret_keys=SECRET_KEYS,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Optional, Union
 
 import pulumi
@@ -53,21 +54,26 @@ class BackupsArgs:
     """Storage, time zone, and each job's schedule, retention, deadlines and resources."""
     node: str
     """The data node: the backup PVC (local-path) lives there, so every pod using it is pinned there."""
-    secret_name: pulumi.Input[str]
-    """Secret with ``REDIS_PASSWORD`` and ``DATABASE_PASSWORD``."""
+    secret_name: str
+    """Secret with ``REDIS_PASSWORD`` and ``DATABASE_PASSWORD``; a fixed name (each run's pod reads it anew)."""
     redis: config.Redis
     """The Redis settings: the backup and restore use its pinned image (already on the data node)."""
     redis_replicas: pulumi.Input[str]
     """``host:port`` of the Service that reaches only in-sync replicas (``RedisCluster.replicas_endpoint``)."""
     postgres: config.Postgres
     """The external PostgreSQL server: host, port, database and user."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The Secret: created before the CronJobs whose pods read it."""
+    claim_provider: Optional[pulumi.ProviderResource] = None
+    """Provider of PVC ``backups``: one that upserts adopts the claim a previous ``retainOnDelete`` left
+    behind when backups are turned on again (none: the component's)."""
 
 
 class Backups(pulumi.ComponentResource):
     """PVC ``backups``, ConfigMap ``backup-scripts`` and CronJobs ``redis-backup`` and ``postgres-backup``."""
 
-    pvc_name: pulumi.Output[str]
-    scripts_config_map: pulumi.Output[str]
+    pvc_name: str
+    scripts_config_map: str
     redis_job: pulumi.Output[str]
     postgres_job: pulumi.Output[str]
 
@@ -78,9 +84,11 @@ class Backups(pulumi.ComponentResource):
         claim = workload.volume_claim(PVC, AppLabels(PVC, COMPONENT), s.storage.storage_class, s.storage.size)
         pvc = k8s.core.v1.PersistentVolumeClaim(
             PVC, metadata=workload.metadata(PVC, ns, AppLabels(PVC, COMPONENT)), spec=claim["spec"],
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=s.storage.retain_on_delete),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=s.storage.retain_on_delete, provider=args.claim_provider
+            ),
         )
-        self.pvc_name = pvc.metadata.apply(lambda m: m.name)
+        self.pvc_name = PVC
         # The restore pods name the ConfigMap they live in: its name is fixed, not an output.
         data: dict[str, pulumi.Input[str]] = {f: (FILES / f).read_text() for f in SCRIPT_FILES}
         data[REDIS_RESTORE_POD] = _manifest(REDIS_RESTORE, ns, *self._redis_restore(args))
@@ -88,7 +96,13 @@ class Backups(pulumi.ComponentResource):
         scripts = k8s.core.v1.ConfigMap(
             SCRIPTS, metadata=workload.metadata(SCRIPTS, ns, AppLabels(SCRIPTS, "config")), data=data, opts=child,
         )
-        self.scripts_config_map = scripts.metadata.apply(lambda m: m.name)
+        self.scripts_config_map = SCRIPTS
+        # The jobs name the claim and the ConfigMap (constants) and wait for them: an input taken
+        # from their outputs would make the engine replace the jobs with them.
+        self._after = [pvc, scripts, *args.depends_on]
+        # Each run starts fresh pods, so they always read the current scripts; the digest makes a
+        # script change visible on the CronJobs in a preview.
+        self._scripts_checksum = pulumi.Output.from_input(data).apply(workload.checksum)
 
         redis_labels = AppLabels(REDIS_JOB, COMPONENT, workload.image_tag(args.redis.image))
         endpoint = pulumi.Output.from_input(args.redis_replicas)
@@ -140,13 +154,13 @@ class Backups(pulumi.ComponentResource):
                 "spec": {
                     "backoffLimit": BACKOFF_LIMIT,
                     "activeDeadlineSeconds": job.active_deadline_seconds,
-                    "template": workload.pod_template(labels, pod),
+                    "template": workload.pod_template(labels, pod, {"checksum/config": self._scripts_checksum}),
                 },
             },
         }
         return k8s.batch.v1.CronJob(
             name, metadata=workload.metadata(name, args.namespace, labels), spec=spec,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._after),
         )
 
     def _redis_restore(self, args: BackupsArgs) -> tuple[AppLabels, Json]:

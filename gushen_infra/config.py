@@ -97,6 +97,15 @@ NodeName = Annotated[str, AfterValidator(_node_name)]
 Image = Annotated[str, AfterValidator(_image)]
 Url = Annotated[str, AfterValidator(_http_url)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _abs_path(value: str) -> str:
+    if not value.startswith("/") or value.rstrip("/") == "" or "//" in value or "/../" in f"{value}/":
+        raise ValueError("want an absolute directory path such as /tmp (not /, no '..')")
+    return value.rstrip("/")
+
+
+AbsPath = Annotated[str, AfterValidator(_abs_path)]
 Replicas = Annotated[int, Field(ge=1)]
 
 
@@ -170,6 +179,12 @@ class Tier(_Model):
     resources: Resources
     probes: HttpProbes
     autoscaling: Optional[Autoscaling] = None
+    home: Optional[AbsPath] = None
+    """``HOME`` of the container, made writable (``None``: the image's)."""
+    writable_paths: list[AbsPath] = ["/tmp"]
+    """Directories the app writes to, each an empty ``emptyDir`` (the root filesystem is read-only)."""
+    seeded_paths: list[AbsPath] = []
+    """Writable directories that start as a copy of the image's (an init container copies them)."""
 
     def problems(self, key: str) -> list[str]:
         out = self.resources.problems(f"{key}.resources")
@@ -180,6 +195,29 @@ class Tier(_Model):
                 f"maxReplicas {scaling.max_replicas!r}"
             )
         return out
+
+
+class WebTier(Tier):
+    """The Next.js web tier, with what its image writes under a read-only root filesystem."""
+
+    home: AbsPath = "/home/app"
+    """``HOME``: an empty writable directory (npm and Next.js keep caches under it)."""
+    writable_paths: list[AbsPath] = ["/tmp", "/app/.next/cache"]
+    """Empty writable directories: Next.js's image and fetch cache."""
+    seeded_paths: list[AbsPath] = ["/app/.next/server"]
+    """Writable directories that start as the image's copy: regenerated (ISR) pages are written
+    over the built ones in ``.next/server``, so an empty directory would hide the built pages."""
+
+
+class ApiTier(Tier):
+    """The FastAPI tier, with what its image writes under a read-only root filesystem."""
+
+    home: AbsPath = "/home/app"
+    """``HOME``: VNPy creates ``~/.vntrader`` (settings, logs, database) when it is imported."""
+    writable_paths: list[AbsPath] = ["/tmp"]
+    """Empty writable directories: Python's temporary files."""
+    seeded_paths: list[AbsPath] = []
+    """Writable directories that start as the image's copy (none)."""
 
 
 class App(_Model):
@@ -585,9 +623,14 @@ class Settings(_Model):
     namespace: DnsLabel
     cluster_identifier: Annotated[str, Field(min_length=1)]
     render_yaml_to_directory: Optional[str] = None
+    kube_context: Optional[Annotated[str, Field(min_length=1)]] = None
+    """The kubeconfig context the provider uses (``None``: the kubeconfig's current context)."""
+    explicit_cluster: bool = False
+    """The stack names its cluster itself: ``kubeconfig`` and ``kubeContext`` are required (outside
+    render mode), so a changed current context or ``KUBECONFIG`` can never redirect it (prod)."""
     nodes: Nodes
-    web: Tier
-    api: Tier
+    web: WebTier
+    api: ApiTier
     app: App
     postgres: Postgres
     backup: Backup = Backup()
@@ -609,6 +652,34 @@ class Settings(_Model):
         out += self.network.problems(f"{NAMESPACE}:network")
         out += self.monitoring.problems(f"{NAMESPACE}:monitoring")
         out += self.adopt.problems(f"{NAMESPACE}:adopt", self)
+        return out
+
+    def cluster_problems(self, has_kubeconfig: bool) -> list[str]:
+        """Which cluster the provider aims at: refused before anything registers."""
+        out = []
+        render_key, render_dir = f"{NAMESPACE}:renderYamlToDirectory", self.render_yaml_to_directory
+        if render_dir and has_kubeconfig:
+            out.append(
+                f"{NAMESPACE}:kubeconfig: not allowed together with {render_key} ({render_dir!r}): the provider "
+                f"refuses the pair (render mode talks to no cluster); unset one of them"
+            )
+        if render_dir and self.kube_context:
+            out.append(
+                f"{NAMESPACE}:kubeContext: not allowed together with {render_key} ({render_dir!r}): the provider "
+                f"refuses the pair; unset one of them"
+            )
+        if self.explicit_cluster and not render_dir:
+            if not has_kubeconfig:
+                out.append(
+                    f"{NAMESPACE}:kubeconfig: required secret is missing: {NAMESPACE}:explicitCluster is true, so "
+                    f"this stack never falls back to KUBECONFIG or ~/.kube/config "
+                    f"(pulumi config set --secret {NAMESPACE}:kubeconfig < k3s.yaml)"
+                )
+            if not self.kube_context:
+                out.append(
+                    f"{NAMESPACE}:kubeContext: required key is missing: {NAMESPACE}:explicitCluster is true, so "
+                    f"the kubeconfig's current context is never used (pulumi config set {NAMESPACE}:kubeContext ...)"
+                )
         return out
 
 
@@ -696,6 +767,7 @@ def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Setti
         problems += [_format(error, allowed) for error in exc.errors()]
     if settings is not None:
         problems += settings.problems()
+        problems += settings.cluster_problems("kubeconfig" in raw)
     if settings is not None and settings.adopt.enabled:
         problems += [
             f"{NAMESPACE}:{key}: required while adopt.enabled is true: the live Secret's value "
@@ -706,6 +778,15 @@ def validate(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Setti
         raise ConfigError(problems)
     assert settings is not None
     return settings
+
+
+def render_secrets(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The secrets a stack requires, for placeholders in an offline render: ``values`` is the stack
+    file's ``gushen:``-prefixed config. An explicit-cluster stack (not in render mode) needs its kubeconfig."""
+    explicit = str(values.get(f"{NAMESPACE}:explicitCluster", "")).lower() == "true"
+    if explicit and not values.get(f"{NAMESPACE}:renderYamlToDirectory"):
+        return REQUIRED_SECRETS + ("kubeconfig",)
+    return REQUIRED_SECRETS
 
 
 def _raw_pulumi_config() -> tuple[dict[str, Any], set[str]]:

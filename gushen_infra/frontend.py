@@ -11,8 +11,6 @@ from . import workload
 from .tier import TierArgs, TierComponent
 
 NAME = "ai-qtrd-web"
-#: Next.js writes its image/page cache under .next/cache; the root filesystem is read-only.
-WRITABLE_PATHS = ("/tmp", "/app/.next/cache")
 #: Non-secret env this tier reads from the app ConfigMap.
 CONFIG_KEYS = ("REDIS_DB", "REDIS_ENABLED", "NEXTAUTH_URL", "LURUS_API_URL")
 SECRET_KEYS = ("REDIS_PASSWORD", "NEXTAUTH_SECRET", "LURUS_API_KEY")
@@ -35,5 +33,5 @@ class FrontendService(TierComponent):
             NAME, "web", args,
             env=[workload.env_value("BACKEND_API_URL", args.backend_url)],
             placement=workload.pin_to_node(args.node),
-            writable_paths=WRITABLE_PATHS, config_keys=CONFIG_KEYS, secret_keys=SECRET_KEYS,
+            config_keys=CONFIG_KEYS, secret_keys=SECRET_KEYS,
         )

@@ -30,6 +30,11 @@ ALLOW_DNS = "allow-dns"
 DNS_PORT = 53
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+#: cert-manager's HTTP-01 solver: a pod it starts in the Certificate's namespace for each
+#: challenge, with this label, serving the token on this port; Traefik routes the challenge to it.
+SOLVER_POLICY = "acme-http01-solver"
+SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+SOLVER_PORT = 8089
 
 
 def url_ports(urls: Sequence[str]) -> tuple[int, ...]:
@@ -184,6 +189,12 @@ class NetworkIsolation(pulumi.ComponentResource):
                 "policyTypes": ["Egress"],
                 "egress": [{"to": dns, "ports": _ports([DNS_PORT], "UDP") + _ports([DNS_PORT], "TCP")}],
             })
+            # Certificates are issued and renewed only if Traefik reaches the solver; nothing else may.
+            self._policy(args.namespace, SOLVER_POLICY, {
+                "podSelector": {"matchLabels": dict(SOLVER_LABELS)},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [_remote(s.traefik_namespace, s.traefik_pod_labels)], "ports": _ports([SOLVER_PORT])}],
+            }, AppLabels(SOLVER_POLICY, "tls"))
             rules = platform_rules(args)
             for labels in rules.order:
                 ingress, egress = rules.ingress.get(labels, []), rules.egress.get(labels, [])

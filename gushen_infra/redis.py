@@ -8,7 +8,7 @@ No pod needs the Kubernetes API. What the pods run is rendered by :mod:`gushen_i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -47,8 +47,12 @@ class RedisClusterArgs:
     """Images, replicas, resources, storage, memory, persistence, Sentinel, proxy and protect."""
     node: str
     """The data node: every Redis and proxy pod is pinned there (``nodeSelector``)."""
-    secret_name: pulumi.Input[str]
-    """Secret whose ``REDIS_PASSWORD`` key is the password (requirepass and masterauth)."""
+    secret_name: str
+    """Secret whose ``REDIS_PASSWORD`` key is the password (requirepass and masterauth); a fixed name."""
+    secret_checksum: pulumi.Input[str] = ""
+    """Digest (revealing nothing) of that password: a rotation rolls the Redis and proxy pods."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The Secret: created before the pods that read it."""
     metrics_sidecar: Optional[workload.Container] = None
     """A metrics exporter to run beside Redis in every pod (monitoring), or none; its first port serves the metrics."""
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
@@ -58,8 +62,8 @@ class RedisClusterArgs:
 class RedisCluster(pulumi.ComponentResource):
     """StatefulSet ``redis``, its Services, PodDisruptionBudget and the ``redis-proxy`` tier."""
 
-    service_name: pulumi.Output[str]
-    """``redis-service``: the short name the apps use inside the namespace."""
+    service_name: str
+    """``redis-service``: the short name the apps use inside the namespace (a plain name: no one waits for it)."""
     port: int
     fqdn: pulumi.Output[str]
     """``redis-service.<ns>.svc.cluster.local``."""
@@ -114,10 +118,10 @@ class RedisCluster(pulumi.ComponentResource):
             spec=workload.statefulset_spec(
                 labels, s.replicas,
                 workload.pod_template(
-                    labels, self._redis_pod(args, config_map),
-                    {"checksum/config": workload.checksum(data), **args.pod_annotations},
+                    labels, self._redis_pod(args),
+                    {"checksum/config": workload.checksum(data), **_secret_checksum(args), **args.pod_annotations},
                 ),
-                headless.metadata.apply(lambda m: m.name),
+                HEADLESS,
                 [workload.volume_claim(s.storage.claim_name, labels, s.storage.storage_class, s.storage.size)],
                 # Start all at once: redis.sh decides the roles (Sentinel's view, else ordinal 0),
                 # so the order does not matter, and a slow redis-0 must not hold the others back.
@@ -125,6 +129,8 @@ class RedisCluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self, protect=s.protect, delete_before_replace=True,
+                # Names, not outputs: the ConfigMap, Secret and headless Service are only waited for.
+                depends_on=[config_map, headless, *args.depends_on],
                 # Kubernetes refuses to update volumeClaimTemplates in place.
                 replace_on_changes=["spec.volumeClaimTemplates"],
             ),
@@ -135,20 +141,20 @@ class RedisCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
         )
         if s.sentinel.enabled:
-            sentinel = k8s.core.v1.Service(
+            k8s.core.v1.Service(
                 SENTINEL_SERVICE, metadata=workload.metadata(SENTINEL_SERVICE, ns, labels),
                 spec=workload.service_spec(labels, {"sentinel": SENTINEL_PORT}), opts=child,
             )
-            self.sentinel_endpoint = _endpoint(sentinel, ns, SENTINEL_PORT)
+            self.sentinel_endpoint = _endpoint(SENTINEL_SERVICE, ns, SENTINEL_PORT)
         else:
             self.sentinel_endpoint = None
 
         self._proxy(args, proxy_labels)
-        master = k8s.core.v1.Service(
+        k8s.core.v1.Service(
             MASTER_SERVICE, metadata=workload.metadata(MASTER_SERVICE, ns, proxy_labels),
             spec=workload.service_spec(proxy_labels, {"redis": REDIS_PORT}), opts=child,
         )
-        replicas = k8s.core.v1.Service(
+        k8s.core.v1.Service(
             REPLICAS_SERVICE, metadata=workload.metadata(REPLICAS_SERVICE, ns, proxy_labels),
             spec=workload.service_spec(proxy_labels, {"replicas": REDIS_PORT}), opts=child,
         )
@@ -159,10 +165,10 @@ class RedisCluster(pulumi.ComponentResource):
         self.proxy_master_port, self.proxy_replicas_port = PROXY_MASTER_PORT, PROXY_REPLICAS_PORT
         sidecar = args.metrics_sidecar
         self.metrics_port = next(iter(sidecar.ports.values())) if sidecar and sidecar.ports else None
-        self.service_name = master.metadata.apply(lambda m: m.name)
-        self.fqdn = pulumi.Output.concat(self.service_name, ".", ns, ".svc.cluster.local")
-        self.master_endpoint = _endpoint(master, ns, REDIS_PORT)
-        self.replicas_endpoint = _endpoint(replicas, ns, REDIS_PORT)
+        self.service_name = MASTER_SERVICE
+        self.fqdn = pulumi.Output.concat(MASTER_SERVICE, ".", ns, ".svc.cluster.local")
+        self.master_endpoint = _endpoint(MASTER_SERVICE, ns, REDIS_PORT)
+        self.replicas_endpoint = _endpoint(REPLICAS_SERVICE, ns, REDIS_PORT)
         self.register_outputs({
             "service_name": self.service_name, "port": self.port, "fqdn": self.fqdn,
             "master_endpoint": self.master_endpoint, "replicas_endpoint": self.replicas_endpoint,
@@ -172,7 +178,7 @@ class RedisCluster(pulumi.ComponentResource):
             "proxy_replicas_port": self.proxy_replicas_port, "metrics_port": self.metrics_port,
         })
 
-    def _redis_pod(self, args: RedisClusterArgs, config_map: k8s.core.v1.ConfigMap) -> Json:
+    def _redis_pod(self, args: RedisClusterArgs) -> Json:
         s = args.settings
         env = redis_conf.redis_env(s, args.namespace, args.secret_name)
         config_mount = {"name": "config", "mountPath": redis_conf.CONFIG_DIR, "readOnly": True}
@@ -197,7 +203,7 @@ class RedisCluster(pulumi.ComponentResource):
                 writable_paths=(redis_conf.RUN_DIR,), volume_mounts=[config_mount],
                 run_as_user=REDIS_UID, pre_stop_sleep_seconds=None,
             ))
-        volume = {"name": "config", "configMap": {"name": config_map.metadata.apply(lambda m: m.name)}}
+        volume = {"name": "config", "configMap": {"name": CONFIG_MAP}}
         # The hand-over waits up to the failover timeout, then Redis needs time to save.
         grace = -(-s.sentinel.failover_timeout_milliseconds // 1000) + SHUTDOWN_SECONDS
         return workload.pod_spec(
@@ -224,14 +230,16 @@ class RedisCluster(pulumi.ComponentResource):
             volume_mounts=[{"name": "config", "mountPath": redis_conf.PROXY_CONFIG_DIR, "readOnly": True}],
             run_as_user=HAPROXY_UID,
         )
-        volume = {"name": "config", "configMap": {"name": config_map.metadata.apply(lambda m: m.name)}}
+        volume = {"name": "config", "configMap": {"name": PROXY_CONFIG_MAP}}
         spec = workload.pod_spec([haproxy], workload.pin_to_node(args.node), volumes=[volume], run_as_user=HAPROXY_UID)
         template = workload.pod_template(
-            labels, spec, {"checksum/config": cfg.apply(lambda c: workload.checksum({"haproxy.cfg": c}))}
+            labels, spec,
+            {"checksum/config": cfg.apply(lambda c: workload.checksum({"haproxy.cfg": c})), **_secret_checksum(args)},
         )
         deployment = k8s.apps.v1.Deployment(
             PROXY, metadata=workload.metadata(PROXY, ns, labels),
-            spec=workload.deployment_spec(labels, s.proxy.replicas, template), opts=child,
+            spec=workload.deployment_spec(labels, s.proxy.replicas, template),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, *args.depends_on]),
         )
         k8s.policy.v1.PodDisruptionBudget(
             PROXY, metadata=workload.metadata(PROXY, ns, labels),
@@ -240,7 +248,9 @@ class RedisCluster(pulumi.ComponentResource):
         )
 
 
-def _endpoint(service: k8s.core.v1.Service, namespace: pulumi.Input[str], port: int) -> pulumi.Output[str]:
-    return pulumi.Output.concat(
-        service.metadata.apply(lambda m: m.name), ".", namespace, f".svc.cluster.local:{port}"
-    )
+def _endpoint(service: str, namespace: pulumi.Input[str], port: int) -> pulumi.Output[str]:
+    return pulumi.Output.concat(service, ".", namespace, f".svc.cluster.local:{port}")
+
+
+def _secret_checksum(args: RedisClusterArgs) -> dict[str, pulumi.Input[str]]:
+    return {"checksum/secret": args.secret_checksum} if args.secret_checksum else {}

@@ -147,7 +147,7 @@ def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[st
             secret_keys.append(key)
         else:
             values[key] = value if isinstance(value, str) else json.dumps(value)
-    for secret in config.REQUIRED_SECRETS:
+    for secret in config.render_secrets(values):
         full = f"{config.NAMESPACE}:{secret}"
         if full not in values:
             values[full] = placeholder(secret)

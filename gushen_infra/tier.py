@@ -13,6 +13,18 @@ from . import config, workload
 from .workload import AppLabels, Json
 
 PORT_NAME = "http"
+#: Where the seed init container mounts the writable copies of the image's directories.
+SEED_DIR = "/seed"
+
+
+def _seeded_volume(path: str) -> str:
+    """Volume name of a seeded path (``/app/.next/server`` -> ``seed-app-next-server``)."""
+    return "seed-" + "-".join(part.strip(".") for part in path.strip("/").split("/")).lower()
+
+
+def tier_url(service: str, port: int) -> str:
+    """The in-namespace URL of a tier's Service (a plain string: the name is fixed)."""
+    return f"http://{service}:{port}"
 
 
 def probe_timing(timing: config.ProbeTiming) -> workload.ProbeTiming:
@@ -29,10 +41,8 @@ class HttpTier:
     service: k8s.core.v1.Service
     labels: AppLabels
     port: int
-
-    @property
-    def service_name(self) -> pulumi.Output[str]:
-        return self.service.metadata.apply(lambda m: m.name)
+    service_name: str
+    """The Service's fixed name: a plain string, so whoever dials it does not wait for it."""
 
 
 def http_tier(
@@ -45,9 +55,11 @@ def http_tier(
     placement: Json,
     writable_paths: Sequence[str],
     pod_annotations: Optional[Mapping[str, pulumi.Input[str]]] = None,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> HttpTier:
     labels = AppLabels(name, component, workload.image_tag(settings.image))
     probes = settings.probes
+    seeded = [_seeded_volume(path) for path in settings.seeded_paths]
     main = workload.Container(
         name=component,
         image=settings.image,
@@ -57,8 +69,21 @@ def http_tier(
         liveness=workload.http_probe(probes.path, settings.port, probe_timing(probes.liveness)),
         readiness=workload.http_probe(probes.path, settings.port, probe_timing(probes.readiness)),
         writable_paths=writable_paths,
+        volume_mounts=[{"name": v, "mountPath": path} for v, path in zip(seeded, settings.seeded_paths)],
     )
-    template = workload.pod_template(labels, workload.pod_spec([main], placement), pod_annotations)
+    init = []
+    if seeded:
+        # The image's files, copied into the writable directories before the app starts.
+        copies = " && ".join(f"cp -a {path}/. {SEED_DIR}/{v}/" for v, path in zip(seeded, settings.seeded_paths))
+        init.append(workload.Container(
+            name="seed", image=settings.image, resources=settings.resources.model_dump(),
+            command=["sh", "-c", copies], writable_paths=(), pre_stop_sleep_seconds=None,
+            volume_mounts=[{"name": v, "mountPath": f"{SEED_DIR}/{v}"} for v in seeded],
+        ))
+    spec = workload.pod_spec(
+        [main], placement, init_containers=init, volumes=[{"name": v, "emptyDir": {}} for v in seeded]
+    )
+    template = workload.pod_template(labels, spec, pod_annotations)
     opts = pulumi.ResourceOptions(parent=parent)
     scaling = settings.autoscaling if settings.autoscaling and settings.autoscaling.enabled else None
     service = k8s.core.v1.Service(
@@ -73,7 +98,7 @@ def http_tier(
         # With an HPA the Deployment sets no replicas: under server-side apply, Pulumi would
         # otherwise own the field and reset the HPA's count on every `pulumi up`.
         spec=workload.deployment_spec(labels, None if scaling else settings.replicas, template),
-        opts=opts,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
     if scaling:
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -91,7 +116,7 @@ def http_tier(
             spec=workload.disruption_budget_spec(labels),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
         )
-    return HttpTier(deployment, service, labels, settings.port)
+    return HttpTier(deployment, service, labels, settings.port, name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,15 +130,20 @@ class TierArgs:
     node: str
     """The tier's node (pinned or preferred, per component)."""
     redis_host: pulumi.Input[str]
-    """Host name of the writable Redis endpoint (``REDIS_HOST``)."""
+    """Host name of the writable Redis endpoint (``REDIS_HOST``): a name, not a Service output, so the
+    tier does not wait for Redis."""
     redis_port: pulumi.Input[int]
     """Port of the Redis endpoint (``REDIS_PORT``)."""
-    secret_name: pulumi.Input[str]
-    """Secret holding the tier's secret env (read through ``secretKeyRef`` only)."""
-    config_map_name: pulumi.Input[str]
-    """ConfigMap holding the tier's non-secret settings."""
+    secret_name: str
+    """Secret holding the tier's secret env (read through ``secretKeyRef`` only); a fixed name."""
+    config_map_name: str
+    """ConfigMap holding the tier's non-secret settings; a fixed name."""
     config_checksum: str = ""
-    """Digest of that ConfigMap; a change rolls the pods."""
+    """Digest of the ConfigMap keys the tier reads; a change rolls the pods."""
+    secret_checksum: pulumi.Input[str] = ""
+    """Digest (revealing nothing) of the Secret keys the tier reads; a change rolls the pods."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the pods read at start (the Secret and ConfigMap): created before the Deployment."""
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     """More pod annotations (Prometheus's ``prometheus.io/*``)."""
 
@@ -121,11 +151,11 @@ class TierArgs:
 class TierComponent(pulumi.ComponentResource):
     """Base of FrontendService and BackendService: one HTTP tier and its outputs."""
 
-    service_name: pulumi.Output[str]
+    service_name: str
     port: int
     labels: AppLabels
     """The pods' labels (NetworkPolicies select the pods by them)."""
-    url: pulumi.Output[str]
+    url: str
     """``http://<service>:<port>``: the in-namespace address."""
 
     def _deploy(
@@ -135,7 +165,6 @@ class TierComponent(pulumi.ComponentResource):
         args: TierArgs,
         env: Sequence[Json],
         placement: Json,
-        writable_paths: Sequence[str],
         config_keys: Sequence[str],
         secret_keys: Sequence[str],
     ) -> None:
@@ -147,13 +176,21 @@ class TierComponent(pulumi.ComponentResource):
             *(workload.env_config(key, args.config_map_name) for key in config_keys),
             *(workload.env_secret(key, args.secret_name) for key in secret_keys),
         ]
+        settings = args.settings
+        if settings.home:
+            env.insert(0, workload.env_value("HOME", settings.home))
+        writable = [*settings.writable_paths, *([settings.home] if settings.home else [])]
         checksum = {"checksum/config": args.config_checksum} if args.config_checksum else {}
+        if args.secret_checksum:
+            checksum["checksum/secret"] = args.secret_checksum
         annotations = {**checksum, **args.pod_annotations} or None
-        tier = http_tier(self, name, component, args.namespace, args.settings, env, placement, writable_paths, annotations)
+        tier = http_tier(
+            self, name, component, args.namespace, settings, env, placement, writable, annotations, args.depends_on,
+        )
         self.service_name = tier.service_name
         self.port = tier.port
         self.labels = tier.labels
-        self.url = self.service_name.apply(lambda n: f"http://{n}:{tier.port}")
+        self.url = tier_url(name, tier.port)
         self.register_outputs({
             "service_name": self.service_name, "port": self.port, "labels": self.labels.all, "url": self.url,
         })

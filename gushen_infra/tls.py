@@ -41,6 +41,9 @@ class TlsCertificateArgs:
     """The DNS name the certificate covers (``gushen.lurus.cn``)."""
     settings: config.Tls
     """ACME e-mail, issuer choice, staging switch and the optional cert-manager install."""
+    issuer_provider: Optional[pulumi.ProviderResource] = None
+    """Provider of the ClusterIssuers: one that upserts adopts issuers already on the cluster (none: the
+    component's). They are cluster-wide and may serve other apps: this stack never deletes them."""
 
 
 def cluster_issuer_spec(server: str, email: str, account_key_secret: str) -> dict:
@@ -69,7 +72,7 @@ def certificate_spec(domain: str, secret_name: str, issuer: pulumi.Input[str]) -
 class TlsCertificate(pulumi.ComponentResource):
     """ClusterIssuer ``letsencrypt-prod`` (and optionally ``-staging``) and Certificate ``gushen-lurus-cn-tls``."""
 
-    secret_name: pulumi.Output[str]
+    secret_name: str
     """The Secret cert-manager writes the certificate to (for the IngressRoute's ``tls.secretName``)."""
     issuer_names: pulumi.Output[list]
     """The ClusterIssuers created here."""
@@ -90,19 +93,21 @@ class TlsCertificate(pulumi.ComponentResource):
                 kind="ClusterIssuer",
                 metadata={"name": issuer, "labels": AppLabels(issuer, "tls").all},
                 spec=cluster_issuer_spec(ACME_SERVERS[issuer], settings.acme_email, f"{issuer}-account-key"),
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(provider=args.issuer_provider, retain_on_delete=True)
+                ),
             )
-        # The config model guarantees the chosen issuer is among those created.
-        issuer_name = issuers[settings.issuer].metadata.apply(lambda m: m["name"])
-        certificate = k8s.apiextensions.CustomResource(
+        # A name, not an output: the Certificate waits for its issuer but is never replaced with it.
+        issuer_name = settings.issuer
+        k8s.apiextensions.CustomResource(
             SECRET_NAME,
             api_version=API_VERSION,
             kind="Certificate",
             metadata={"name": SECRET_NAME, "namespace": args.namespace, "labels": AppLabels(SECRET_NAME, "tls").all},
             spec=certificate_spec(args.domain, SECRET_NAME, issuer_name),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[issuers[settings.issuer]])),
         )
-        self.secret_name = certificate.spec.apply(lambda s: s["secretName"])
+        self.secret_name = SECRET_NAME
         self.issuer_names = pulumi.Output.all(*(i.metadata.apply(lambda m: m["name"]) for i in issuers.values()))
         self.register_outputs({"secret_name": self.secret_name, "issuer_names": self.issuer_names})
 

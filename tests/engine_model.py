@@ -32,8 +32,10 @@ object, using the rules of the engine and the provider as their source states th
   protected flag is set stops the update. The dependent diff is taken conservatively: an unknown
   top-level input (``spec``) replaces the object when a force-new path lies under it
   (pulumi-kubernetes issue 1567 shows Deployments replaced this way).
-* A replaced ``RandomPassword`` (``--replace``, or changed inputs: pulumi-random makes them all
-  ForceNew) has a new ``result``: the inputs that came from it change (the Secret's ``stringData``).
+* Values are compared as ``pulumi up`` sees them, known (a preview may show more unknowns). A
+  replaced ``RandomPassword`` (``--replace``, or changed inputs: pulumi-random makes them all
+  ForceNew) has a new ``result``: record the "after" run with mocks that return a new one, and its
+  consumers show the change (the tests' ``rotated`` mocks).
 * A removed resource is deleted unless ``retainOnDelete`` (then it stays in the cluster); a new
   one whose object already exists fails with AlreadyExists unless the provider has
   ``upsertExistingObjects`` or the resource an ``import`` id (4.34: ``upsertExistingObjects``
@@ -45,8 +47,8 @@ already in the cluster) returns ``{urn: Step}``; :func:`by_object` re-keys it by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from gushen_infra.render import Recorded, plain
@@ -262,13 +264,11 @@ def plan(
     new = {r.urn: r for r in after if _custom(r)}
     live = live or {}
     forced = set(replace)
-    provider = next((r for r in after if r.type == PROVIDER_TYPE), None)
-    flags = ProviderFlags.of(provider)
+    providers = {r.urn: ProviderFlags.of(r) for r in after if r.type == PROVIDER_TYPE}
+
+    def flags_of(rec: Recorded) -> ProviderFlags:
+        return providers.get(_provider_urn(rec.provider or ""), ProviderFlags())
     steps: dict[str, Step] = {}
-    # Resources whose outputs take new values in this update. Only those of a replaced
-    # non-Kubernetes resource (a RandomPassword's new result) differ from what the mocks echo:
-    # a replaced Kubernetes object keeps its fixed name, the only output the program reads.
-    new_values: set[str] = set()
     replaced_providers: set[str] = set()
 
     for urn, rec in new.items():  # registration order: dependencies come first
@@ -276,7 +276,7 @@ def plan(
         if prev is None:
             ident = _ident(rec)
             if rec.type.startswith("kubernetes:") and ident in live:
-                if flags.upsert or rec.options.get("importId"):
+                if flags_of(rec).upsert or rec.options.get("importId"):
                     steps[urn] = _step(rec, ADOPT, ["exists in the cluster: upsertExistingObjects/import adopts it"])
                 else:
                     steps[urn] = _step(rec, FAIL, ["exists in the cluster: AlreadyExists (no upsert, no import)"])
@@ -287,9 +287,6 @@ def plan(
             steps[urn] = _guard(prev, _step(rec, REPLACE, ["its provider is replaced"], True))
             continue
         paths = changed_paths(plain(prev.inputs), plain(rec.inputs))
-        for key, deps in rec.property_dependencies.items():
-            if new_values.intersection(deps) and (key,) not in paths:
-                paths.append((key,))
         if rec.type == PROVIDER_TYPE:
             why = _provider_replaced(prev, rec)
             if why:
@@ -298,17 +295,15 @@ def plan(
             else:
                 steps[urn] = _step(rec, UPDATE if paths else SAME, [show(p) for p in paths])
             continue
-        reasons = _replace_reasons(rec, paths, flags)
+        reasons = _replace_reasons(rec, paths, flags_of(rec))
         if urn in forced:
             reasons.append("--replace")
         if reasons:
             steps[urn] = _guard(prev, _step(rec, REPLACE, reasons, _delete_before_replace(prev, rec)))
-            if not rec.type.startswith("kubernetes:"):
-                new_values.add(urn)
         else:
             steps[urn] = _step(rec, UPDATE if paths else SAME, [show(p) for p in paths])
 
-    _propagate(old, new, steps, flags)
+    _propagate(old, new, steps, flags_of)
     for urn, prev in old.items():
         if urn not in new:
             if prev.options.get("protect"):
@@ -325,7 +320,8 @@ def _custom(rec: Recorded) -> bool:
 
 
 def _provider_urn(ref: str) -> str:
-    return ref.split("::", 1)[0] if "::" in ref else ref
+    """The URN of a provider reference ``<urn>::<id>``."""
+    return ref.rsplit("::", 1)[0] if "::" in ref else ref
 
 
 def _guard(prev: Recorded, step: Step) -> Step:
@@ -335,7 +331,10 @@ def _guard(prev: Recorded, step: Step) -> Step:
     return step
 
 
-def _propagate(old: Mapping[str, Recorded], new: Mapping[str, Recorded], steps: dict[str, Step], flags: ProviderFlags) -> None:
+def _propagate(
+    old: Mapping[str, Recorded], new: Mapping[str, Recorded], steps: dict[str, Step],
+    flags_of: Callable[[Recorded], ProviderFlags],
+) -> None:
     """``calculateDependentReplacements`` for every delete-before-replace, over the *old* dependency graph."""
     roots = [u for u, s in steps.items() if s.delete_before_replace and s.op in (REPLACE, FAIL)]
     for root in roots:
@@ -346,7 +345,7 @@ def _propagate(old: Mapping[str, Recorded], new: Mapping[str, Recorded], steps: 
             unknown = [k for k, deps in rec.property_dependencies.items() if replace_set.intersection(deps)]
             if not unknown:
                 continue
-            reasons = _replace_reasons(new[urn], [(k,) for k in unknown], flags)
+            reasons = _replace_reasons(new[urn], [(k,) for k in unknown], flags_of(new[urn]))
             if not reasons:
                 continue
             replace_set.add(urn)

@@ -144,8 +144,11 @@ def test_without_adoption_the_first_up_fails_with_already_exists_and_never_overw
     assert not any(r.options.get("importId") for r in normal)
     assert em.ProviderFlags.of(next(r for r in normal if r.type == em.PROVIDER_TYPE)).upsert is False
     steps = first_up(normal, live, runbook_deletes=set())
-    assert {k for k, s in steps.items() if s.op == em.FAIL} == set(live)
-    assert all("AlreadyExists" in steps[k].reasons[0] for k in live)
+    # Only the cluster-wide ClusterIssuer goes through the upserting provider (shared, retained on delete).
+    upserted = {("ClusterIssuer", "", "letsencrypt-prod")}
+    assert {k for k, s in steps.items() if s.op == em.FAIL} == set(live) - upserted
+    assert all("AlreadyExists" in steps[k].reasons[0] for k in set(live) - upserted)
+    assert {k for k, s in steps.items() if s.op == em.ADOPT} & set(live) == upserted
 
 
 def test_the_statefulset_cannot_be_imported_its_immutable_fields_differ(adopting, live):
@@ -170,16 +173,14 @@ def test_services_keep_their_cluster_ip_or_the_import_would_replace_them(adoptin
     assert all(list(adoption.SERVICE_IGNORE) == r.options["ignoreChanges"] for r in adopting if r.type.endswith(":Service"))
 
 
-def test_config_maps_and_secret_update_in_place_only_because_the_adoption_run_makes_them_mutable(adopting, live):
-    provider = next(r for r in adopting if r.type == em.PROVIDER_TYPE)
+def test_config_maps_and_secret_update_in_place_only_because_the_provider_makes_them_mutable(adopting, live):
+    provider = next(r for r in adopting if r.type == em.PROVIDER_TYPE and r.name == "k3s")
     immutable = replace(provider, inputs={k: v for k, v in provider.inputs.items() if "Mutable" not in k})
     steps = first_up([immutable if r is provider else r for r in adopting], live)
     failed = {k for k, s in steps.items() if s.op == em.FAIL}
-    # Their data differ from the live objects', so they would be replaced, and with them (delete-before-
-    # replace propagation) the Deployments that read them: none of which an import may do.
+    # Their data differ from the live objects', so they would be replaced, which an import may not be.
     assert failed == {("Secret", "ai-qtrd", "ai-qtrd-secrets"), ("ConfigMap", "ai-qtrd", "ai-qtrd-config"),
-                      ("ConfigMap", "ai-qtrd", "redis-config"), ("Deployment", "ai-qtrd", "ai-qtrd-web"),
-                      ("Deployment", "ai-qtrd", "ai-qtrd-api")}
+                      ("ConfigMap", "ai-qtrd", "redis-config")}
 
 
 def test_web_and_api_roll_in_place_on_the_live_selector(adopting, live):
@@ -214,7 +215,7 @@ def test_imported_objects_keep_their_api_version(adopting, live):
             assert plain(rec.inputs)["apiVersion"] == live[ident(rec)]["apiVersion"], ident(rec)
 
 
-def test_the_next_run_in_normal_mode_changes_nothing_but_the_provider(adopting, live):
+def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting, live):
     """After the adoption run the state holds our inputs (clusterIPs kept); switching adopt off is not a change."""
     imported = {r.urn: read_on_import(live[ident(r)]) for r in adopting if r.options.get("importId")}
     state = with_ignored(adopting, imported)  # what the adoption run stored
@@ -222,8 +223,8 @@ def test_the_next_run_in_normal_mode_changes_nothing_but_the_provider(adopting, 
     steps = em.plan(state, with_ignored(normal, {r.urn: plain(r.inputs) for r in state}))
     changed = {(s.kind, s.name): s.op for s in steps.values() if s.op != em.SAME}
     services = {("Service", ref.split("/")[1]) for ref in config.LIVE_OBJECTS if ref.startswith("Service/")}
-    # The provider drops the mutable flags; the adopted Services target their ports by name again.
-    assert changed == {("pulumi:providers:kubernetes", "k3s"): em.UPDATE, **{s: em.UPDATE for s in services}}
+    # The adopted Services target their ports by name again; nothing else changes.
+    assert changed == {s: em.UPDATE for s in services}
     reasons = {r for s in steps.values() if s.kind == "Service" for r in s.reasons}
     assert reasons and all(r.startswith("spec.ports[") and r.endswith("].targetPort") for r in reasons), reasons
 

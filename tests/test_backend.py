@@ -38,6 +38,7 @@ def test_probes_use_the_spec_timings(prod):
 def test_env_is_appendix_c(prod):
     env = resolved_env(prod, main_container(prod.get("Deployment", "ai-qtrd-api")))
     assert env == {
+        "HOME": "/home/app",  # writable: VNPy creates ~/.vntrader on import
         "WEB_HOST": "0.0.0.0",
         "WEB_PORT": "8000",
         "DEEPSEEK_API_BASE": "https://api.lurus.cn/v1",

@@ -246,7 +246,7 @@ def test_defaults_are_the_spec_values_and_off():
     """A stack without the section (the dev stack, say) gets no backups; the defaults are prod's."""
     raw = prod_raw()
     del raw["backup"]
-    settings = config.validate(raw, {"deepseekApiKey", "databasePassword", "lurusApiKey"})
+    settings = config.validate(raw, set(config.SECRET_KEYS))
     assert settings.backup.enabled is False
     assert (settings.backup.redis.schedule, settings.backup.redis.keep) == ("0 * * * *", 48)
     assert (settings.backup.postgres.schedule, settings.backup.postgres.keep) == ("30 3 * * *", 14)

@@ -181,3 +181,9 @@ def test_prod_chain_is_a_dependency_path_that_ends_at_the_last_ready_workload(pr
         assert before.done <= after.done
     workloads = [s for s in plan.steps.values() if s.kind in model.WORKLOADS]
     assert plan.workloads_ready_s == max(s.done for s in workloads)
+
+
+def test_prod_cold_deploy_waits_for_no_service(prod):
+    """Names are passed as plain strings: no tier waits for another tier's pods behind a Service."""
+    plan = model.model(prod.resources)
+    assert [s.label for s in plan.chain if s.kind in ("Service", "Deployment", "StatefulSet")][:-1] == []

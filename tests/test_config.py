@@ -19,7 +19,7 @@ def prod_raw() -> dict:
     return {k.split(":", 1)[1]: json.loads(v) if v.startswith(("{", "[")) else v for k, v in values.items()}
 
 
-SECRET_KEYS = set(config.REQUIRED_SECRETS)
+SECRET_KEYS = set(config.SECRET_KEYS)
 
 
 def with_change(path: str, value) -> dict:
@@ -95,7 +95,7 @@ def test_every_problem_is_reported_at_once():
 
 def test_secret_in_plain_text_is_refused():
     raw = {**prod_raw(), "deepseekApiKey": "sk-123"}
-    problems = problems_of(raw, secret_keys={"databasePassword", "lurusApiKey"})
+    problems = problems_of(raw, secret_keys={"databasePassword", "lurusApiKey", "kubeconfig"})
     assert problems == [
         "gushen:deepseekApiKey: must be a secret (pulumi config set --secret gushen:deepseekApiKey ...), not plain text"
     ]
@@ -121,3 +121,40 @@ def test_bad_config_stops_the_program_before_any_resource_is_registered():
         render.run_program("prod", ROOT, {"web": {**prod_raw()["web"], "replicas": 0}}, mocks=mocks)
     assert info.value.problems == ["gushen:web.replicas: Input should be greater than or equal to 1 (got 0)"]
     assert mocks.resources == []
+
+
+def test_render_mode_with_a_kubeconfig_is_refused_naming_both_keys():
+    raw = {**prod_raw(), "renderYamlToDirectory": "out/yaml"}
+    del raw["kubeContext"]
+    (problem,) = problems_of(raw)
+    assert problem.startswith("gushen:kubeconfig: not allowed together with gushen:renderYamlToDirectory ('out/yaml')")
+
+
+def test_render_mode_with_a_context_is_refused():
+    raw = {**prod_raw(), "renderYamlToDirectory": "out/yaml"}
+    del raw["kubeconfig"]
+    assert problems_of(raw) == [
+        "gushen:kubeContext: not allowed together with gushen:renderYamlToDirectory ('out/yaml'): the provider "
+        "refuses the pair; unset one of them"
+    ]
+
+
+def test_an_explicit_cluster_stack_needs_its_kubeconfig_and_context():
+    raw = prod_raw()
+    del raw["kubeconfig"], raw["kubeContext"]
+    problems = problems_of(raw)
+    assert [p.split(":", 2)[1] for p in problems] == ["kubeconfig", "kubeContext"], problems
+    assert "never falls back to KUBECONFIG" in problems[0]
+
+
+def test_render_mode_needs_no_kubeconfig_even_for_an_explicit_cluster_stack():
+    raw = {**prod_raw(), "renderYamlToDirectory": "out/yaml"}
+    del raw["kubeconfig"], raw["kubeContext"]
+    assert config.validate(raw, SECRET_KEYS).render_yaml_to_directory == "out/yaml"
+
+
+def test_the_dev_stack_may_use_the_ambient_kubeconfig():
+    values, secret_keys = render.stack_config("dev", ROOT)
+    assert "gushen:kubeconfig" not in values
+    raw = {k.split(":", 1)[1]: v for k, v in values.items()}
+    assert config.validate(raw, {k.split(":", 1)[1] for k in secret_keys}).explicit_cluster is False

@@ -49,6 +49,7 @@ def test_env_is_appendix_c(prod):
     c = main_container(prod.get("Deployment", "ai-qtrd-web"))
     env = resolved_env(prod, c)
     assert env == {
+        "HOME": "/home/app",
         "REDIS_HOST": "redis-service.ai-qtrd.svc.cluster.local",
         "REDIS_PORT": "6379",
         "REDIS_PASSWORD": "PLACEHOLDER-redis-password",
@@ -75,10 +76,18 @@ def test_service(prod):
 def test_config_change_rolls_the_pods(prod):
     from .conftest import run_stack
 
-    before = prod.get("Deployment", "ai-qtrd-web")["spec"]["template"]["metadata"]["annotations"]
-    changed = run_stack("prod", {"app": {
-        "deepseekApiBase": "https://api.lurus.cn/v1", "deepseekModel": "deepseek-reasoner",
+    def annotations(stack, name):
+        return stack.get("Deployment", name)["spec"]["template"]["metadata"]["annotations"]
+
+    app = {
+        "deepseekApiBase": "https://api.lurus.cn/v1", "deepseekModel": "deepseek-chat",
         "lurusApiUrl": "https://api.lurus.cn", "corsOrigins": ["https://gushen.lurus.cn"],
-    }})
-    after = changed.get("Deployment", "ai-qtrd-web")["spec"]["template"]["metadata"]["annotations"]
-    assert before["checksum/config"] != after["checksum/config"]
+    }
+    # Only the pods that read the changed key roll: LURUS_API_URL is the web tier's, DEEPSEEK_MODEL the API's.
+    lurus = run_stack("prod", {"app": {**app, "lurusApiUrl": "https://api2.lurus.cn"}})
+    model = run_stack("prod", {"app": {**app, "deepseekModel": "deepseek-reasoner"}})
+    web, api = "ai-qtrd-web", "ai-qtrd-api"
+    assert annotations(lurus, web)["checksum/config"] != annotations(prod, web)["checksum/config"]
+    assert annotations(lurus, api)["checksum/config"] == annotations(prod, api)["checksum/config"]
+    assert annotations(model, web)["checksum/config"] == annotations(prod, web)["checksum/config"]
+    assert annotations(model, api)["checksum/config"] != annotations(prod, api)["checksum/config"]

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 
-from gushen_infra import render
+import pytest
+
+from gushen_infra import config, render
 
 from .conftest import ROOT, run_stack
 
@@ -57,21 +59,66 @@ def test_program_refuses_bad_config_from_the_cli_environment():
     assert "registered" not in result.stdout
 
 
-def test_every_kubernetes_object_uses_the_explicit_k3s_provider(prod):
-    (provider,) = prod.of_type("pulumi:providers:kubernetes")
-    assert provider.inputs["clusterIdentifier"] == "gushen-k3s-prod"
-    assert provider.inputs["enableServerSideApply"] == "true", "provider config travels as strings"
+def providers(stack) -> dict[str, render.Recorded]:
+    return {p.name: p for p in stack.of_type("pulumi:providers:kubernetes")}
+
+
+def test_every_kubernetes_object_uses_an_explicit_provider(prod):
+    main, retained = providers(prod)["k3s"], providers(prod)["k3s-retained"]
+    for provider in (main, retained):
+        assert provider.inputs["clusterIdentifier"] == "gushen-k3s-prod"
+        assert provider.inputs["enableServerSideApply"] == "true", "provider config travels as strings"
+        assert provider.inputs["context"] == "gushen-k3s-prod"
+        assert render.plain(provider.inputs["kubeconfig"]) == render.placeholder("kubeconfig")
     objects = [r for r in prod.resources if render.is_kubernetes_object(r)]
-    assert objects
+    on_retained = {r.name for r in objects if r.provider.startswith(retained.urn + "::")}
+    assert on_retained == {"backups", "letsencrypt-prod", "letsencrypt-staging"}
     for r in objects:
-        assert r.provider.startswith(provider.urn + "::"), f"{r.type} {r.name} uses {r.provider!r}"
+        if r.name not in on_retained:
+            assert r.provider.startswith(main.urn + "::"), f"{r.type} {r.name} uses {r.provider!r}"
 
 
-def test_kubeconfig_and_render_directory_reach_the_provider():
-    stack = run_stack("prod", {"renderYamlToDirectory": "out/yaml"})
-    (provider,) = stack.of_type("pulumi:providers:kubernetes")
+def test_config_maps_and_secrets_update_in_place_and_only_retained_objects_are_upserted(prod):
+    main, retained = providers(prod)["k3s"], providers(prod)["k3s-retained"]
+    assert main.inputs["enableConfigMapMutable"] == "true"
+    assert main.inputs["enableSecretMutable"] == "true"
+    assert "upsertExistingObjects" not in main.inputs
+    assert retained.inputs["upsertExistingObjects"] == "true"
+    on_retained = [r for r in prod.resources if r.provider.startswith(retained.urn + "::")]
+    assert all(r.options["retainOnDelete"] for r in on_retained), "an upserting provider only for retained objects"
+
+
+def test_render_mode_reaches_the_provider_without_a_kubeconfig(monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    stack = run_stack("prod", {"renderYamlToDirectory": "out/yaml", "kubeconfig": None, "kubeContext": None})
+    provider = providers(stack)["k3s"]
     assert provider.inputs["renderYamlToDirectory"] == "out/yaml"
-    assert "kubeconfig" not in provider.inputs, "no kubeconfig set: the provider falls back to KUBECONFIG"
+    assert "kubeconfig" not in provider.inputs and "context" not in provider.inputs
+
+
+def test_render_mode_with_kubeconfig_exported_passes_the_ambient_path(monkeypatch, tmp_path):
+    # The SDK fills kubeconfig from $KUBECONFIG; the provider accepts exactly that value in render
+    # mode (kubeProvider.CheckConfig: matchesAmbientKubeconfigEnv), so the render still works.
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
+    stack = run_stack("prod", {"renderYamlToDirectory": "out/yaml", "kubeconfig": None, "kubeContext": None})
+    assert providers(stack)["k3s"].inputs["kubeconfig"] == str(tmp_path / "config")
+
+
+def test_an_exported_kubeconfig_never_reaches_prod(monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "other-cluster"))
+    stack = run_stack("prod")
+    for provider in providers(stack).values():
+        assert render.plain(provider.inputs["kubeconfig"]) == render.placeholder("kubeconfig")
+        assert provider.inputs["context"] == "gushen-k3s-prod"
+
+
+def test_render_mode_with_a_kubeconfig_stops_before_anything_registers():
+    mocks = render.RecordingMocks()
+    with pytest.raises(config.ConfigError) as info:
+        render.run_program("prod", ROOT, {"renderYamlToDirectory": "out/yaml", "kubeContext": None}, mocks=mocks)
+    (problem,) = info.value.problems
+    assert "gushen:kubeconfig" in problem and "gushen:renderYamlToDirectory" in problem
+    assert mocks.resources == []
 
 
 def test_components_parent_their_objects(prod):

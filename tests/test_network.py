@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import re
 
 import kubernetes_validate
 import pytest
@@ -27,6 +28,12 @@ K3S_KUBERNETES = "1.32"
 TRAEFIK_LABELS = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-kube-system"}
 COREDNS_LABELS = {"k8s-app": "kube-dns"}
 PROMETHEUS_LABELS = {"app.kubernetes.io/name": "prometheus"}
+#: cert-manager's HTTP-01 solver pod as cert-manager labels it (pkg/issuer/acme/http/pod.go).
+SOLVER_LABELS = {
+    "acme.cert-manager.io/http01-solver": "true",
+    "acme.cert-manager.io/http-domain": "1936817433",
+    "acme.cert-manager.io/http-token": "1181813539",
+}
 #: Ports no edge uses, probed too: HTTP, SSH, the API server, kubelet, CoreDNS metrics, Traefik.
 EXTRA_PORTS = {22, 80, 443, 6443, 8443, 9153, 10250}
 
@@ -45,6 +52,11 @@ def workload_peers(stack, ns: str = NS) -> dict[str, Peer]:
         ports = {p["name"]: p["containerPort"] for c in tpl["spec"]["containers"] for p in c.get("ports", [])}
         peers[m["metadata"]["name"]] = Peer(m["metadata"]["name"], ns, f"10.42.0.{10 + i}", tpl["metadata"]["labels"], ports)
     return peers
+
+
+def cluster_pods(ns: str) -> dict[str, Peer]:
+    """Pods the cluster itself puts into our namespace: cert-manager's solver during a challenge."""
+    return {"acme-solver": Peer("acme-solver", ns, "10.42.0.90", SOLVER_LABELS, {"http": 8089})}
 
 
 def outside_peers(raw: dict, web_labels: dict) -> dict[str, Peer]:
@@ -96,7 +108,9 @@ def intended(workloads: set[str], raw: dict, *, monitoring: bool) -> set[Edge]:
     if monitoring:
         edges |= {("prometheus", "ai-qtrd-web", 3000, "TCP"), ("prometheus", "ai-qtrd-api", 8000, "TCP"),
                   ("prometheus", "redis", 9121, "TCP")}
-    for name in workloads:
+    # Let's Encrypt's HTTP-01 request, through Traefik, to the solver; allow-dns covers every pod.
+    edges.add(("traefik", "acme-solver", 8089, "TCP"))
+    for name in workloads | {"acme-solver"}:
         edges |= {(name, "kube-dns", 53, "UDP"), (name, "kube-dns", 53, "TCP")}
     return edges
 
@@ -106,7 +120,7 @@ def allowed_matrix(stack, raw: dict) -> tuple[set[Edge], set[Edge]]:
     ns = raw["namespace"]
     mine = workload_peers(stack, ns)
     web_labels = dict(mine["ai-qtrd-web"].labels)
-    peers = {**outside_peers(raw, web_labels), **mine}
+    peers = {**outside_peers(raw, web_labels), **cluster_pods(ns), **mine}
     ports = {p for peer in peers.values() for p in peer.ports.values()} | EXTRA_PORTS | {raw["postgres"]["port"]}
     probes = {(port, "TCP") for port in ports} | {(53, "UDP"), (443, "UDP")}
     cluster = Cluster(stack.all("NetworkPolicy"))
@@ -300,3 +314,60 @@ def test_defaults_select_the_pods_k3s_runs():
     assert defaults.traefik_namespace == defaults.dns_namespace == "kube-system"
     assert defaults.traefik_pod_labels.items() <= TRAEFIK_LABELS.items()
     assert defaults.dns_pod_labels.items() <= COREDNS_LABELS.items()
+
+
+# --- actors the cluster and the operators add --------------------------------------------------
+
+
+def test_traefik_reaches_the_acme_solver_and_nothing_else_does(prod):
+    cluster = Cluster(prod.all("NetworkPolicy"))
+    mine = workload_peers(prod)
+    peers = {**outside_peers(prod_raw(), dict(mine["ai-qtrd-web"].labels)), **mine}
+    solver = cluster_pods(NS)["acme-solver"]
+    assert cluster.allowed(peers["traefik"], solver, 8089)
+    assert not cluster.allowed(peers["traefik"], solver, 8088)
+    for name, peer in peers.items():
+        if name != "traefik":
+            assert not cluster.allowed(peer, solver, 8089), name
+    assert not cluster.allowed(solver, mine["redis-proxy"], 6379), "the solver only answers"
+    policy = prod.get("NetworkPolicy", "acme-http01-solver")["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+
+
+OPERATIONS = ROOT / "docs" / "operations.md"
+
+
+def documented_cache_cleanup() -> str:
+    """The command docs/operations.md gives for spec 13.5 (cache cleanup)."""
+    (row,) = [line for line in OPERATIONS.read_text().splitlines() if line.startswith("| 13.5")]
+    command = re.findall(r"`(kubectl exec [^`]+)`", row)[0]  # the prod one (the dev one follows)
+    return command.replace("\\|", "|")  # a pipe inside a table cell is escaped
+
+
+def dialled(command: str, stack) -> tuple[str, str]:
+    """(pod the command runs in, workload it connects to) for a ``kubectl exec ... redis-cli -h HOST``."""
+    pod = re.search(r"kubectl exec -n \S+ (\S+)", command)[1]
+    source = re.sub(r"-\d+$", "", pod)
+    if "SENTINEL get-master-addr-by-name" in command:
+        return source, "redis"  # the current master: a Redis pod
+    host = re.search(r"redis-cli -h (\S+)", command)[1]
+    service = stack.get("Service", host.split(".")[0])
+    (target,) = [m["metadata"]["name"] for m in stack.manifests if m["kind"] in WORKLOADS
+                 and all(template(m)["metadata"]["labels"].get(k) == v for k, v in service["spec"]["selector"].items())]
+    return source, target
+
+
+def test_the_documented_cache_cleanup_works_under_the_policies(prod):
+    cluster = Cluster(prod.all("NetworkPolicy"))
+    mine = workload_peers(prod)
+    source, target = dialled(documented_cache_cleanup(), prod)
+    assert cluster.allowed(mine[source], mine[target], 6379), (source, target)
+
+
+def test_the_old_cache_cleanup_through_redis_service_is_blocked(prod):
+    """Why the command changed: the Redis pods may not dial the proxy, only each other."""
+    cluster = Cluster(prod.all("NetworkPolicy"))
+    mine = workload_peers(prod)
+    source, target = dialled("kubectl exec -n ai-qtrd redis-0 -c redis -- redis-cli -h redis-service FLUSHALL", prod)
+    assert (source, target) == ("redis", "redis-proxy")
+    assert not cluster.allowed(mine[source], mine[target], 6379)

@@ -83,7 +83,9 @@ def test_statefulset_matches_the_spec(prod):
     assert redis["image"] == "redis:7.2-alpine" and redis["imagePullPolicy"] == "Never"
     assert redis["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
                                   "limits": {"cpu": "500m", "memory": "2Gi"}}
-    assert {"name": "data", "mountPath": "/data"} in redis["volumeMounts"]
+    # The claim template (gushen:redis.storage.claimName, the live cluster's name) is what /data mounts.
+    claim = prod.get("StatefulSet", "redis")["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    assert claim == "redis-data" and {"name": claim, "mountPath": "/data"} in redis["volumeMounts"]
     assert redis["command"] == ["sh", redis_conf.SCRIPT, "server"]
     assert redis["lifecycle"]["preStop"]["exec"]["command"] == ["sh", redis_conf.SCRIPT, "pre-stop"]
     for container in c.values():
@@ -228,7 +230,10 @@ def test_the_statefulset_is_protected_and_replaced_for_new_claim_templates(prote
     assert sts.protect is protect
     assert list(sts.replaceOnChanges) == ["spec.volumeClaimTemplates"]
     assert sts.deleteBeforeReplace is True
-    others = [r for r in seen if r.custom and r.type.startswith("kubernetes:") and r.type != sts.type]
+    # The Namespace holds the volumes: it is protected with the data, and nothing else is.
+    (namespace,) = [r for r in seen if r.type == "kubernetes:core/v1:Namespace"]
+    assert namespace.protect is protect and namespace.retainOnDelete is protect
+    others = [r for r in seen if r.custom and r.type.startswith("kubernetes:") and r.type not in (sts.type, namespace.type)]
     assert others and not any(r.protect for r in others)
 
 

@@ -67,5 +67,79 @@ def test_the_specs_hpa_maxima_overflow_the_nodes_and_the_policy_pack_says_so():
 
 
 def test_min_above_max_is_refused():
-    problems = problems_of(with_change("web.autoscaling", scaling(lo=4, hi=3)), set(config.REQUIRED_SECRETS))
+    problems = problems_of(with_change("web.autoscaling", scaling(lo=4, hi=3)), set(config.SECRET_KEYS))
     assert problems == ["gushen:web.autoscaling.minReplicas: 4 is above maxReplicas 3"]
+
+
+# --- what the images write under a read-only root filesystem -------------------------------------
+
+
+def pod_of(stack, name: str) -> dict:
+    return stack.get("Deployment", name)["spec"]["template"]["spec"]
+
+
+def mounts(container: dict) -> dict[str, str]:
+    return {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+
+
+def test_each_tier_gets_a_writable_home(prod):
+    for name in ("ai-qtrd-web", "ai-qtrd-api"):
+        pod = pod_of(prod, name)
+        (main,) = pod["containers"]
+        assert {"name": "HOME", "value": "/home/app"} in main["env"], name
+        volume = mounts(main)["/home/app"]
+        assert {"name": volume, "emptyDir": {}} in pod["volumes"], name
+        assert main["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_web_tier_writes_its_caches_and_regenerated_pages(prod):
+    pod = pod_of(prod, "ai-qtrd-web")
+    (main,) = pod["containers"]
+    assert {"/tmp", "/app/.next/cache", "/app/.next/server"} <= set(mounts(main))
+    # .next/server holds the built pages: its writable copy starts as the image's.
+    (seed,) = pod["initContainers"]
+    assert seed["image"] == main["image"]
+    volume = mounts(main)["/app/.next/server"]
+    assert mounts(seed) == {f"/seed/{volume}": volume}
+    assert seed["command"] == ["sh", "-c", f"cp -a /app/.next/server/. /seed/{volume}/"]
+    assert not {"lifecycle", "livenessProbe", "readinessProbe"} & set(seed), "an init container has none"
+    assert seed["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_api_has_no_seeded_paths(prod):
+    pod = pod_of(prod, "ai-qtrd-api")
+    assert "initContainers" not in pod
+    assert set(mounts(pod["containers"][0])) == {"/tmp", "/home/app"}
+
+
+def test_home_and_writable_paths_are_configurable():
+    stack = run_stack("prod", {"api": tier_with("api", home="/srv/home", writablePaths=["/tmp", "/var/cache/app"],
+                                                seededPaths=["/app/static"])})
+    pod = pod_of(stack, "ai-qtrd-api")
+    (main,) = pod["containers"]
+    assert {"name": "HOME", "value": "/srv/home"} in main["env"]
+    assert {"/tmp", "/var/cache/app", "/srv/home", "/app/static"} == set(mounts(main))
+    assert pod["initContainers"][0]["command"][-1].startswith("cp -a /app/static/. /seed/")
+
+
+@pytest.mark.parametrize("value", ["relative/home", "/", "/a/../etc"])
+def test_a_bad_home_is_named(value):
+    problems = problems_of(with_change("api.home", value), set(config.SECRET_KEYS))
+    assert problems and problems[0].startswith("gushen:api.home: want an absolute directory path"), problems
+
+
+def test_the_seed_command_copies_the_image_directory_with_its_dot_files(prod, tmp_path):
+    """Run the init container's command on a stand-in tree (paths re-rooted under tmp_path)."""
+    import subprocess
+
+    (seed,) = pod_of(prod, "ai-qtrd-web")["initContainers"]
+    built = tmp_path / "app/.next/server/app"
+    built.mkdir(parents=True)
+    (built / "index.html").write_text("built page")
+    (tmp_path / "app/.next/server/.manifest").write_text("{}")
+    target = tmp_path / seed["volumeMounts"][0]["mountPath"].lstrip("/")
+    target.mkdir(parents=True)
+    script = seed["command"][-1].replace(" /", f" {tmp_path}/")
+    subprocess.run(["sh", "-c", script], check=True)
+    assert (target / "app/index.html").read_text() == "built page"
+    assert (target / ".manifest").exists()

@@ -72,7 +72,11 @@ def test_components_children_use_the_stack_provider(prod):
         ("ClusterIssuer", "letsencrypt-prod"),
         ("ClusterIssuer", "letsencrypt-staging"),
     ]
-    assert all(r.provider and "pulumi:providers:kubernetes::k3s::" in r.provider for r in children)
+    for r in children:
+        # Cluster-wide issuers may serve other apps: adopted if present (upsert), never deleted (retained).
+        issuer = r.inputs["kind"] == "ClusterIssuer"
+        assert f"pulumi:providers:kubernetes::{'k3s-retained' if issuer else 'k3s'}::" in r.provider, r.name
+        assert r.options["retainOnDelete"] is issuer, r.name
     assert not prod.of_type(RELEASE), "prod leaves cert-manager to the cluster"
 
 
