@@ -37,6 +37,7 @@ SEED_KEYS = 20000
 #: The runbook's Redis commands, in order; each is run below as what it does to the processes.
 BACKUP = "redis-cli --rdb /data/pre-adoption.rdb"
 ORPHAN = "kubectl -n ai-qtrd delete statefulset redis --cascade=orphan"
+FIRST_REPLICA = "kubectl -n ai-qtrd delete pod redis-1"
 UP = "## Step 5: `pulumi up`"
 
 
@@ -158,7 +159,7 @@ def missing(client: redis_py.Redis, keys: list[str]) -> list[str]:
 def test_the_runbook_names_these_steps_in_this_order():
     text = RUNBOOK.read_text()
     text = text[text.index("## Step 1"):]
-    positions = [text.find(step) for step in (BACKUP, ORPHAN, UP)]
+    positions = [text.find(step) for step in (BACKUP, ORPHAN, FIRST_REPLICA, UP)]
     assert -1 not in positions and positions == sorted(positions), positions
 
 
@@ -203,23 +204,32 @@ def _migrate(cluster: Cluster, pods: LivePods, tmp_path: Path, capsys) -> None:
 
     # 2. kubectl delete statefulset redis --cascade=orphan: the pods keep running.
     assert all(p.poll() is None for p in pods.procs.values())
+    # 3. kubectl delete pod redis-1: nothing recreates it until ours exists; redis-2 still replicates.
+    events = {"redis-1 stopped": time.monotonic() - began}
+    stops = {1: pods.terminate(1)}
 
-    # 3. pulumi up: HAProxy is created and redis-service switched to it in the same run.
-    events = {"redis-service switched to HAProxy": time.monotonic() - began}
+    # 4. pulumi up: HAProxy is created and redis-service switched to it in the same run.
+    events["redis-service switched to HAProxy"] = time.monotonic() - began
     cluster.start_proxy()
     service["port"] = cluster.proxy_ports["master"]
-    # The new StatefulSet adopts the orphans and rolls them: redis-2, redis-1, then redis-0.
-    stops = {}
-    for i in (2, 1, 0):
-        events[f"redis-{i} stopped"] = time.monotonic() - began
-        stops[i] = pods.terminate(i)
-        cluster.start_server(i)
-        cluster.start_sentinel(i)
-        if i:
-            # Never an empty master: the new pod replicates the live master and has its data.
-            wait_for(f"new redis-{i} Ready\n{cluster.logs()}", lambda i=i: ready(cluster, i), 60)
-            assert cluster.masters() == [0] and cluster.replica_in_sync(i, 0)
-            assert cluster.node(i).dbsize() >= SEED_KEYS
+    # The new StatefulSet (Parallel) creates the missing redis-1 and rolls the outdated pods from
+    # the highest ordinal: redis-2 now, redis-0 when both new pods are Ready. Two new pods, two
+    # Sentinels: a majority of the three can answer the start-up election.
+    cluster.start_server(1)
+    cluster.start_sentinel(1)
+    events["redis-2 stopped"] = time.monotonic() - began
+    stops[2] = pods.terminate(2)
+    cluster.start_server(2)
+    cluster.start_sentinel(2)
+    for i in (1, 2):
+        # Never an empty master: each new pod replicates the live master and has its data.
+        wait_for(f"new redis-{i} Ready\n{cluster.logs()}", lambda i=i: ready(cluster, i), 60)
+        assert cluster.masters() == [0] and cluster.replica_in_sync(i, 0)
+        assert cluster.node(i).dbsize() >= SEED_KEYS
+    events["redis-0 stopped"] = time.monotonic() - began
+    stops[0] = pods.terminate(0)
+    cluster.start_server(0)
+    cluster.start_sentinel(0)
     # redis-0 (old master, stopped cleanly: its replicas were in sync) either returns as master with
     # its AOF before the Sentinels see it down, or waits while they promote a replica (redis.sh).
     wait_for(f"new redis-0 Ready\n{cluster.logs()}", lambda: ready(cluster, 0), 60)
