@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from gushen_infra import appenv, backup, config, monitoring, redis_conf
+from gushen_infra import adoption, appenv, backup, config, monitoring, redis_conf
 from gushen_infra import backend as api_tier
 from gushen_infra import frontend as web_tier
 from gushen_infra.backup import Backups, BackupsArgs
@@ -22,6 +22,8 @@ from gushen_infra.tls import TlsCertificate, TlsCertificateArgs
 from gushen_infra.workload import AppLabels
 
 settings, secrets = config.load()
+# Imports what kubectl applied when adopting (docs/adoption.md); every object inherits it.
+adopting = adoption.Adoption(settings.adopt, settings.namespace)
 
 provider = k8s.Provider(
     "k3s",
@@ -37,7 +39,7 @@ provider = k8s.Provider(
     enable_config_map_mutable=True,
     enable_secret_mutable=True,
 )
-k3s = pulumi.ResourceOptions(provider=provider)
+k3s = pulumi.ResourceOptions(provider=provider, transformations=[adopting.transform])
 # The one place objects are adopted on create: those that outlive this stack on purpose (the
 # retained backup claim, the cluster-wide ClusterIssuers) go through this provider, which updates
 # an existing object instead of failing with AlreadyExists. Each of them is retainOnDelete, so
@@ -53,8 +55,9 @@ retained = k8s.Provider(
 )
 
 # Generated once and kept in the state: the apps and Redis share them through the Secret.
-redis_password = random.RandomPassword("redis-password", length=32, special=False)
-nextauth_secret = random.RandomPassword("nextauth-secret", length=48, special=False)
+# A cluster taken over keeps its own (gushen:redisPassword / gushen:nextauthSecret).
+redis_password = secrets.redis_password or random.RandomPassword("redis-password", length=32, special=False).result
+nextauth_secret = secrets.nextauth_secret or random.RandomPassword("nextauth-secret", length=48, special=False).result
 # Keys the pods' checksum/secret digests (HMAC): the annotation reveals nothing about the values.
 digest_key = random.RandomPassword("secret-digest-key", length=48, special=False)
 
@@ -62,7 +65,7 @@ platform = AppNamespace(
     "ai-qtrd",
     AppNamespaceArgs(
         name=settings.namespace,
-        secret_data=appenv.secret_data(settings, secrets, redis_password.result, nextauth_secret.result),
+        secret_data=appenv.secret_data(settings, secrets, redis_password, nextauth_secret),
         config_data=appenv.config_data(settings),
         digest_key=digest_key.result,
         # Deleting the Namespace deletes Redis's volumes with it: it is protected with the data.
@@ -210,3 +213,4 @@ pulumi.export("redisMaster", redis.master_endpoint)
 pulumi.export("redisReplicas", redis.replicas_endpoint)
 if redis.sentinel_endpoint is not None:
     pulumi.export("redisSentinel", redis.sentinel_endpoint)
+adopting.warn_unmatched()

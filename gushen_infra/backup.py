@@ -52,9 +52,6 @@ REMOTE_SECRET = "backup-remote"
 OFFSITE_UID = 65534
 #: restic's cache, on the step's emptyDir.
 RESTIC_CACHE = "/tmp/restic-cache"
-#: The restore pod mounts redis-0's volume: after a scale-down no Sentinel remembers a master,
-#: so redis-0 is the one that starts as master (redis.sh) and the replicas resync from it.
-REDIS_RESTORE_CLAIM = f"{redis.DATA_VOLUME}-{redis_conf.NAME}-0"
 RESTORE_PORT = redis_conf.REDIS_PORT
 #: The postgres user of the official image (alpine variant).
 POSTGRES_UID = 70
@@ -222,7 +219,10 @@ class Backups(pulumi.ComponentResource):
                 }]
             }
         }
-        data_volume = {"name": "data", "persistentVolumeClaim": {"claimName": REDIS_RESTORE_CLAIM}}
+        # The restore pod mounts redis-0's volume: after a scale-down no Sentinel remembers a
+        # master, so redis-0 is the one that starts as master (redis.sh) and the replicas resync.
+        claim = f"{args.redis.storage.claim_name}-{redis_conf.NAME}-0"
+        data_volume = {"name": "data", "persistentVolumeClaim": {"claimName": claim}}
         spec = workload.pod_spec(
             [container], {**workload.pin_to_node(args.node), "affinity": avoid_redis},
             volumes=[*_volumes(SCRIPTS, PVC), data_volume], run_as_user=redis.REDIS_UID,

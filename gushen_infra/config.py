@@ -36,7 +36,9 @@ BACKUP_REMOTE_SECRETS = {
     "resticAwsSecretAccessKey": "AWS_SECRET_ACCESS_KEY",
     "resticSftpKey": "RESTIC_SFTP_KEY",
 }
-SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS + tuple(BACKUP_REMOTE_SECRETS)
+#: The running cluster's own values, kept when this program takes it over (docs/adoption.md).
+KEPT_SECRETS = ("redisPassword", "nextauthSecret")
+SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS + KEPT_SECRETS + tuple(BACKUP_REMOTE_SECRETS)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -351,6 +353,11 @@ class RedisStorage(_Model):
 
     storage_class: DnsLabel
     size: Bytes
+    claim_name: DnsLabel = "redis-data"
+    """The volume claim template's name (PVCs ``<claimName>-redis-N``); it must be the running
+    cluster's, or the pods lose their volumes. The spec names none: the default is the most likely
+    one; read the real one with ``kubectl -n ai-qtrd get statefulset redis -o
+    jsonpath='{.spec.volumeClaimTemplates[*].metadata.name}'`` (docs/adoption.md)."""
 
 
 class RedisPersistence(_Model):
@@ -711,6 +718,48 @@ class Backup(_Model):
         ]
 
 
+_OBJECT_REF = r"^[A-Z][A-Za-z]+/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+ObjectRef = Annotated[str, Field(pattern=_OBJECT_REF)]
+#: What the spec's cluster runs, applied with kubectl (spec 2.2, 3, 4, 11.1): imported by the first
+#: ``pulumi up`` in adoption mode. StatefulSet ``redis`` is not here: it cannot be updated into
+#: ours (podManagementPolicy and volumeClaimTemplates are immutable); the runbook replaces it.
+LIVE_OBJECTS = (
+    "Namespace/ai-qtrd", "Secret/ai-qtrd-secrets", "ConfigMap/ai-qtrd-config", "ConfigMap/redis-config",
+    "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "Service/ai-qtrd-web", "Service/ai-qtrd-api",
+    "Service/redis-service", "Service/redis-headless", "IngressRoute/gushen-web-https",
+    "IngressRoute/gushen-web-http", "Middleware/redirect-https", "Certificate/gushen-lurus-cn-tls",
+    "ClusterIssuer/letsencrypt-prod",
+)
+#: Objects whose immutable fields differ from ours: importing them would make the engine replace
+#: an imported resource, which it refuses. docs/adoption.md replaces them step by step.
+NOT_IMPORTABLE = {"StatefulSet/redis": "its podManagementPolicy and volumeClaimTemplates are immutable"}
+
+
+class Adopt(_Model):
+    """Taking over a cluster that kubectl built (docs/adoption.md): the first ``pulumi up`` imports
+    the live objects and updates them in place instead of failing with AlreadyExists."""
+
+    enabled: bool = False
+    objects: list[ObjectRef] = list(LIVE_OBJECTS)
+    """``Kind/name`` of every object that already exists in the cluster and this program manages."""
+    force: list[ObjectRef] = []
+    """Objects whose field conflicts with managers other than kubectl are overridden in the adoption
+    run (``pulumi.com/patchForce``); kubectl's own fields are taken over without force."""
+
+    def problems(self, key: str, settings: "Settings") -> list[str]:
+        out = [
+            f"{key}.objects: {ref!r} cannot be imported: {why} (docs/adoption.md replaces it)"
+            for ref, why in NOT_IMPORTABLE.items() if ref in self.objects
+        ]
+        out += [f"{key}.force: {ref!r} is not in {key}.objects" for ref in self.force if ref not in self.objects]
+        if self.enabled and settings.network.enabled:
+            out.append(
+                f"{NAMESPACE}:network.enabled: must be false while adopt.enabled is true (default-deny "
+                "would cut the running pods' connections mid-migration; enable it in the next run) (got true)"
+            )
+        return out
+
+
 class Settings(_Model):
     """Everything under ``gushen:`` except secrets."""
 
@@ -734,6 +783,7 @@ class Settings(_Model):
     redis: Redis
     routing: Routing = Routing()
     tls: Tls
+    adopt: Adopt = Adopt()
 
     def problems(self) -> list[str]:
         """Cross-field checks that pydantic's per-field validation cannot express."""
@@ -745,6 +795,7 @@ class Settings(_Model):
         out += self.backup.problems(f"{NAMESPACE}:backup")
         out += self.network.problems(f"{NAMESPACE}:network")
         out += self.monitoring.problems(f"{NAMESPACE}:monitoring")
+        out += self.adopt.problems(f"{NAMESPACE}:adopt", self)
         return out
 
     def cluster_problems(self, has_kubeconfig: bool) -> list[str]:
@@ -790,6 +841,10 @@ class Secrets:
     """The K3s kubeconfig; ``None`` means ``KUBECONFIG`` or ``~/.kube/config``."""
     backup_remote: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """The restic repository's credentials by env name (``RESTIC_PASSWORD``, ...); empty while ``backup.remote`` is off."""
+    redis_password: Optional[pulumi.Output[str]] = None
+    """The running cluster's ``REDIS_PASSWORD``, kept; ``None``: generated and kept in the state."""
+    nextauth_secret: Optional[pulumi.Output[str]] = None
+    """The running cluster's ``NEXTAUTH_SECRET`` (sessions survive), kept; ``None``: generated."""
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -937,6 +992,12 @@ def validate(
                 f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
                 for key in remote.secret_keys() if key not in raw
             ]
+    if settings is not None and settings.adopt.enabled:
+        problems += [
+            f"{NAMESPACE}:{key}: required while adopt.enabled is true: the live Secret's value "
+            f"(docs/adoption.md; pulumi config set --secret {NAMESPACE}:{key} ...)"
+            for key in KEPT_SECRETS if key not in raw
+        ]
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -1059,5 +1120,7 @@ def load() -> tuple[Settings, Secrets]:
             BACKUP_REMOTE_SECRETS[key]: cfg.require_secret(key)
             for key in (settings.backup.remote.secret_keys() if settings.backup.enabled and settings.backup.remote.enabled else ())
         },
+        redis_password=cfg.get_secret("redisPassword"),
+        nextauth_secret=cfg.get_secret("nextauthSecret"),
     )
     return settings, secrets

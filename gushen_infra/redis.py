@@ -29,7 +29,6 @@ PROXY_CONFIG_MAP = "redis-proxy-config"
 MASTER_SERVICE = "redis-service"
 REPLICAS_SERVICE = "redis-replicas"
 SENTINEL_SERVICE = "redis-sentinel"
-DATA_VOLUME = "data"
 #: The official images' users: redis (uid 999) and haproxy (uid 99).
 REDIS_UID = 999
 HAPROXY_UID = 99
@@ -123,7 +122,7 @@ class RedisCluster(pulumi.ComponentResource):
                     {"checksum/config": workload.checksum(data), **_secret_checksum(args), **args.pod_annotations},
                 ),
                 HEADLESS,
-                [workload.volume_claim(DATA_VOLUME, labels, s.storage.storage_class, s.storage.size)],
+                [workload.volume_claim(s.storage.claim_name, labels, s.storage.storage_class, s.storage.size)],
                 # Start all at once: redis.sh decides the roles (Sentinel's view, else ordinal 0),
                 # so the order does not matter, and a slow redis-0 must not hold the others back.
                 pod_management_policy="Parallel",
@@ -190,7 +189,7 @@ class RedisCluster(pulumi.ComponentResource):
             liveness=workload.exec_probe(redis_conf.LIVENESS, probe_timing(s.probes.liveness)),
             readiness=workload.exec_probe(redis_conf.READINESS, probe_timing(s.probes.readiness)),
             writable_paths=(redis_conf.RUN_DIR,),
-            volume_mounts=[config_mount, {"name": DATA_VOLUME, "mountPath": redis_conf.DATA_DIR}],
+            volume_mounts=[config_mount, {"name": s.storage.claim_name, "mountPath": redis_conf.DATA_DIR}],
             run_as_user=REDIS_UID, pre_stop=[*command, "pre-stop"],
         )
         containers = [redis, *([args.metrics_sidecar] if args.metrics_sidecar else [])]

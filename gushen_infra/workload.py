@@ -35,7 +35,7 @@ class AppLabels:
     """Labels of one application, computed once and reused by selectors and Services."""
 
     name: str
-    """``app.kubernetes.io/name`` and ``app`` (the spec's kubectl commands select on ``app``)."""
+    """``app`` and ``app.kubernetes.io/name`` (the spec's kubectl commands select on ``app``)."""
     component: str
     """``app.kubernetes.io/component``: web, api, cache, ..."""
     version: Optional[str] = None
@@ -43,13 +43,20 @@ class AppLabels:
 
     @property
     def selector(self) -> dict[str, str]:
-        """The immutable subset used by Deployment/StatefulSet selectors and Services."""
-        return {"app": self.name, "app.kubernetes.io/name": self.name}
+        """The immutable subset used by Deployment/StatefulSet selectors and Services: ``app`` only.
+
+        The running cluster's objects (applied with kubectl, spec 13-16) select on ``app: <name>``.
+        A selector is immutable, so any other key would make the first ``pulumi up`` replace
+        ``ai-qtrd-web``, ``ai-qtrd-api`` and StatefulSet ``redis`` (delete, then create: an outage),
+        and the new StatefulSet could not adopt the running Redis pods (docs/adoption.md).
+        """
+        return {"app": self.name}
 
     @property
     def all(self) -> dict[str, str]:
         labels = {
             **self.selector,
+            "app.kubernetes.io/name": self.name,
             "app.kubernetes.io/component": self.component,
             "app.kubernetes.io/part-of": PART_OF,
             "app.kubernetes.io/managed-by": MANAGED_BY,

@@ -149,7 +149,7 @@ def test_jobs_run_on_the_data_node_with_the_backup_volume_and_secure_defaults(pr
         assert volumes[mounts["/backups"]["name"]]["persistentVolumeClaim"] == {"claimName": "backups"}
         assert volumes[mounts["/etc/backup"]["name"]]["configMap"]["name"] == "backup-scripts"
         assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
-        assert not any("data-redis" in repr(v) for v in pod["volumes"]), "Redis data goes over the network"
+        assert not any("redis-data-redis" in repr(v) for v in pod["volumes"]), "Redis data goes over the network"
     assert container_of(prod.get("CronJob", "redis-backup"))["image"] == redis_image
     assert container_of(prod.get("CronJob", "postgres-backup"))["image"] == "postgres:17.6-alpine"
 

@@ -83,7 +83,9 @@ def test_statefulset_matches_the_spec(prod):
     assert redis["image"] == "redis:7.2-alpine" and redis["imagePullPolicy"] == "Never"
     assert redis["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
                                   "limits": {"cpu": "500m", "memory": "2Gi"}}
-    assert {"name": "data", "mountPath": "/data"} in redis["volumeMounts"]
+    # The claim template (gushen:redis.storage.claimName, the live cluster's name) is what /data mounts.
+    claim = prod.get("StatefulSet", "redis")["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    assert claim == "redis-data" and {"name": claim, "mountPath": "/data"} in redis["volumeMounts"]
     assert redis["command"] == ["sh", redis_conf.SCRIPT, "server"]
     assert redis["lifecycle"]["preStop"]["exec"]["command"] == ["sh", redis_conf.SCRIPT, "pre-stop"]
     for container in c.values():
@@ -153,7 +155,7 @@ def test_headless_and_sentinel_services(prod):
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
     assert {p["name"]: p["port"] for p in headless["ports"]} == {"redis": 6379, "sentinel": 26379}
     sentinel = prod.get("Service", "redis-sentinel")["spec"]
-    assert sentinel["selector"] == headless["selector"] == {"app": "redis", "app.kubernetes.io/name": "redis"}
+    assert sentinel["selector"] == headless["selector"] == {"app": "redis"}  # the live selector (docs/adoption.md)
     assert sentinel["ports"][0]["port"] == 26379
 
 
