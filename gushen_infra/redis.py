@@ -177,6 +177,7 @@ class RedisCluster(pulumi.ComponentResource):
         s = args.settings
         env = redis_conf.redis_env(s, args.namespace, args.secret_name)
         config_mount = {"name": "config", "mountPath": redis_conf.CONFIG_DIR, "readOnly": True}
+        data_mount = {"name": DATA_VOLUME, "mountPath": redis_conf.DATA_DIR}
         command = ["sh", redis_conf.SCRIPT]
         redis = workload.Container(
             name="redis", image=s.image, resources=s.resources.model_dump(), ports={"redis": REDIS_PORT},
@@ -184,7 +185,7 @@ class RedisCluster(pulumi.ComponentResource):
             liveness=workload.exec_probe(redis_conf.LIVENESS, probe_timing(s.probes.liveness)),
             readiness=workload.exec_probe(redis_conf.READINESS, probe_timing(s.probes.readiness)),
             writable_paths=(redis_conf.RUN_DIR,),
-            volume_mounts=[config_mount, {"name": DATA_VOLUME, "mountPath": redis_conf.DATA_DIR}],
+            volume_mounts=[config_mount, data_mount],
             run_as_user=REDIS_UID, pre_stop=[*command, "pre-stop"],
         )
         containers = [redis, *([args.metrics_sidecar] if args.metrics_sidecar else [])]
@@ -195,10 +196,14 @@ class RedisCluster(pulumi.ComponentResource):
                 ports={"sentinel": SENTINEL_PORT}, env=env, command=[*command, "sentinel"],
                 liveness=workload.exec_probe(redis_conf.SENTINEL_PROBE, probe_timing(s.probes.liveness)),
                 readiness=workload.exec_probe(redis_conf.SENTINEL_PROBE, timing),
-                writable_paths=(redis_conf.RUN_DIR,), volume_mounts=[config_mount],
+                # The PVC too: redis.sh keeps the newest master Sentinel has seen there.
+                writable_paths=(redis_conf.RUN_DIR,), volume_mounts=[config_mount, data_mount],
                 run_as_user=REDIS_UID, pre_stop_sleep_seconds=None,
             ))
-        volume = {"name": "config", "configMap": {"name": config_map.metadata.apply(lambda m: m.name)}}
+        # Executable: Sentinel runs redis.sh as its notification script.
+        volume = {"name": "config", "configMap": {
+            "name": config_map.metadata.apply(lambda m: m.name), "defaultMode": redis_conf.SCRIPT_MODE,
+        }}
         # The hand-over waits up to the failover timeout, then Redis needs time to save.
         grace = -(-s.sentinel.failover_timeout_milliseconds // 1000) + SHUTDOWN_SECONDS
         return workload.pod_spec(

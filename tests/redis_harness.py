@@ -4,12 +4,21 @@ The redis.conf, redis.sh and haproxy.cfg come from the rendered ConfigMaps, the 
 env and probes from the rendered pod specs. Only addresses, ports and paths are rewritten:
 each pod's stable DNS name becomes 127.0.0.1, its ports random free loopback ports, and the
 mount paths temp dirs. Every process is started in its own session and killed on close.
+
+Ports are reserved, not guessed: the harness keeps a bound (never listening) socket with
+SO_REUSEADDR on each port for the cluster's lifetime. Redis, Sentinel and HAProxy set
+SO_REUSEADDR too, so they can bind and listen on it, while the kernel hands the port to no one
+else (no port-0 bind, no outgoing connection), also while a process is down between restarts.
+
+``redis-cli`` is wrapped: every argv the scripts and probes pass to it is recorded, so a test can
+prove the password never reaches a command line.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,10 +40,21 @@ T = TypeVar("T")
 Json = dict[str, Any]
 
 
+_HELD: list[socket.socket] = []
+
+
+def reserve_port(holder: Optional[list[socket.socket]] = None) -> int:
+    """A loopback port nobody else gets while its socket is in ``holder`` (see the module doc)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((LOOPBACK, 0))
+    (_HELD if holder is None else holder).append(sock)
+    return sock.getsockname()[1]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+    """A reserved port, held until the test process exits (for callers without a Cluster)."""
+    return reserve_port()
 
 
 def wait_for(what: str, check: Callable[[], Optional[T]], timeout: float = 20.0, interval: float = 0.1) -> T:
@@ -112,17 +132,50 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     proxy: Optional[subprocess.Popen] = None
     proxy_ports: dict[str, int] = field(default_factory=dict)
+    sockets: list[socket.socket] = field(default_factory=list)
+    """The sockets that hold the cluster's ports (closed last)."""
 
     def __post_init__(self) -> None:
+        self._wrap_redis_cli()
         for i in range(self.rendered.replicas):
-            node = Node(i, free_port(), free_port(), self.root / f"redis-{i}")
+            node = Node(i, reserve_port(self.sockets), reserve_port(self.sockets), self.root / f"redis-{i}")
             for path in (node.conf_dir, node.run_dir, node.data_dir):
                 path.mkdir(parents=True)
             conf = self.rendered.config["redis.conf"]
             conf = conf.replace("bind * -::*", f"bind {LOOPBACK}").replace(f"dir {rc.DATA_DIR}", f"dir {node.data_dir}")
             (node.conf_dir / "redis.conf").write_text(conf)
-            (node.conf_dir / "redis.sh").write_text(self.paths(node, self.rendered.config["redis.sh"]))
+            script = self.paths(node, self.rendered.config["redis.sh"])
+            script = script.replace(f"DATA_DIR={rc.DATA_DIR}\n", f"DATA_DIR={node.data_dir}\n")
+            (node.conf_dir / "redis.sh").write_text(script)
+            (node.conf_dir / "redis.sh").chmod(rc.SCRIPT_MODE)  # the ConfigMap volume's defaultMode
             self.nodes.append(node)
+
+    def _wrap_redis_cli(self) -> None:
+        real = shutil.which("redis-cli")
+        assert real, "redis-cli not on PATH"
+        self.bin_dir.mkdir(parents=True)
+        wrapper = self.bin_dir / "redis-cli"
+        # One line per call, arguments separated by US (0x1f).
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"{{ printf '%s\\037' \"$@\"; echo; }} >> '{self.cli_log}'\n"
+            f"exec '{real}' \"$@\"\n"
+        )
+        wrapper.chmod(0o755)
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def cli_log(self) -> Path:
+        return self.root / "redis-cli.argv"
+
+    def cli_calls(self) -> list[list[str]]:
+        """Every argv the scripts and probes passed to redis-cli so far."""
+        if not self.cli_log.exists():
+            return []
+        return [line.split("\x1f")[:-1] for line in self.cli_log.read_text().splitlines()]
 
     # --- rewriting ----------------------------------------------------------------------------
 
@@ -139,7 +192,7 @@ class Cluster:
 
     def env(self, node: Node, container: Json, password: str = PASSWORD) -> dict[str, str]:
         """The container's env as the kubelet would set it, with addresses and ports rewritten."""
-        env = {"PATH": os.environ["PATH"]}
+        env = {"PATH": f"{self.bin_dir}:{os.environ['PATH']}"}
         own_ports = {str(rc.REDIS_PORT): str(node.port), str(rc.SENTINEL_PORT): str(node.sentinel_port)}
         for var in container["env"]:
             source = var.get("valueFrom", {})
@@ -188,10 +241,37 @@ class Cluster:
         os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
 
+    def signal_server(self, i: int, sig: int) -> None:
+        """Send a signal without waiting for an exit (SIGSTOP, SIGCONT)."""
+        proc = self.nodes[i].server
+        assert proc is not None
+        os.killpg(proc.pid, sig)
+
+    def stop_pod(self, i: int, sig: int = signal.SIGKILL) -> None:
+        """Stop both containers of pod ``i`` (a crash with SIGKILL, the kubelet's stop with SIGTERM)."""
+        node = self.nodes[i]
+        for proc in (node.server, node.sentinel):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, sig)
+        for proc in (node.server, node.sentinel):
+            if proc is not None:
+                proc.wait(timeout=60)
+
+    def fresh_run_dir(self, i: int) -> None:
+        """A new pod gets a new emptyDir: the runtime configs (sentinel.conf included) are gone."""
+        run_dir = self.nodes[i].run_dir
+        shutil.rmtree(run_dir)
+        run_dir.mkdir()
+
+    def start_pod(self, i: int, sentinel: bool = True) -> None:
+        self.start_server(i)
+        if sentinel:
+            self.start_sentinel(i)
+
     def start_proxy(self) -> None:
         root = self.root / "haproxy"
         root.mkdir()
-        self.proxy_ports = {name: free_port() for name in ("master", "replicas", "health")}
+        self.proxy_ports = {name: reserve_port(self.sockets) for name in ("master", "replicas", "health")}
         cfg = self.addresses(self.rendered.haproxy_cfg)
         for name, port in (("master", rc.PROXY_MASTER_PORT), ("replicas", rc.PROXY_REPLICAS_PORT),
                            ("health", rc.PROXY_HEALTH_PORT)):
@@ -210,9 +290,16 @@ class Cluster:
                 except ProcessLookupError:
                     pass
                 proc.wait(timeout=10)
+        for sock in self.sockets:
+            sock.close()
 
     def logs(self) -> str:
         return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.root.rglob("*.log")))
+
+    def state(self, i: int) -> Optional[str]:
+        """What pod ``i``'s PVC remembers of the newest master (redis.sh's state file), if anything."""
+        path = self.nodes[i].data_dir / "sentinel-master"
+        return path.read_text().strip() if path.exists() else None
 
     # --- clients ------------------------------------------------------------------------------
 

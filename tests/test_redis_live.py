@@ -7,6 +7,7 @@ as rendered, so the measured failover time is the one the cluster gets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -32,14 +33,30 @@ def rendered(prod) -> Rendered:
     return Rendered.of(prod)
 
 
-@pytest.fixture
-def cluster(rendered: Rendered, tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(scope="module")
+def without_sentinel() -> Rendered:
+    """Prod with Sentinel off: ordinal 0 is always the master."""
+    raw = prod_raw()["redis"]
+    return Rendered.of(run_stack("prod", {"redis": {**raw, "sentinel": {**raw["sentinel"], "enabled": False}}}))
+
+
+@contextlib.contextmanager
+def running(rendered: Rendered, root: Path) -> Iterator[Cluster]:
+    """A cluster that is torn down afterwards; redis-cli never saw the password on its command line."""
     require_binary("redis-server")
-    c = Cluster(rendered, tmp_path)
+    c = Cluster(rendered, root)
     try:
         yield c
     finally:
         c.close()
+    calls = c.cli_calls()
+    assert not [argv for argv in calls if PASSWORD in " ".join(argv) or "-a" in argv], "password on a redis-cli command line"
+
+
+@pytest.fixture
+def cluster(rendered: Rendered, tmp_path: Path) -> Iterator[Cluster]:
+    with running(rendered, tmp_path) as c:
+        yield c
 
 
 @pytest.fixture
@@ -148,7 +165,12 @@ def test_probes_pass_with_the_password_only_in_the_environment(cluster, rendered
             assert stat.S_IMODE((node.run_dir / conf).stat().st_mode) == 0o600
 
 
-def test_restart_from_the_aof_keeps_the_data_and_liveness_accepts_loading(cluster, rendered):
+def test_restart_from_the_aof_keeps_the_data_and_liveness_accepts_loading(without_sentinel, tmp_path):
+    with running(without_sentinel, tmp_path) as cluster:
+        restart_from_the_aof(cluster, without_sentinel)
+
+
+def restart_from_the_aof(cluster: Cluster, rendered: Rendered) -> None:
     cluster.start_server(0)
     cluster.start_server(1)  # the master writes only with an in-sync replica (min-replicas-to-write 1)
     cluster.wait_replicated(0)
@@ -258,14 +280,8 @@ def test_pre_stop_hands_the_master_role_over(proxied, rendered, capsys):
     assert took < int(cluster.env(node, rendered.redis)["SENTINEL_FAILOVER_TIMEOUT_MS"]) / 1000
 
 
-def test_without_sentinel_ordinal_zero_is_the_master(tmp_path):
-    require_binary("redis-server")
-    raw = prod_raw()["redis"]
-    stack = run_stack("prod", {"redis": {**raw, "sentinel": {**raw["sentinel"], "enabled": False}}})
-    cluster = Cluster(Rendered.of(stack), tmp_path)
-    try:
+def test_without_sentinel_ordinal_zero_is_the_master(without_sentinel, tmp_path):
+    with running(without_sentinel, tmp_path) as cluster:
         cluster.start_all(sentinels=False)
         cluster.wait_replicated(0)
         assert cluster.masters() == [0]
-    finally:
-        cluster.close()
