@@ -16,14 +16,16 @@ prove the password never reaches a command line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, TypeVar
@@ -32,7 +34,7 @@ import redis as redis_py
 
 from gushen_infra import redis_conf as rc
 
-from .conftest import Stack
+from .conftest import Stack, require_binary
 
 PASSWORD = "TestPassword0123456789abcdefghij"
 LOOPBACK = "127.0.0.1"
@@ -367,8 +369,105 @@ class Cluster:
         port = client.info("server")["tcp_port"]
         return next(n.ordinal for n in self.nodes if n.port == port)
 
+    def run_hook(self, i: int, argv: Sequence[str], container: Json) -> subprocess.CompletedProcess:
+        """Run a command as the kubelet runs a hook in the container (its env, its paths)."""
+        node = self.nodes[i]
+        return subprocess.run(self.command(node, argv), env=self.env(node, container),
+                              capture_output=True, text=True, timeout=120)
+
     def run_probe(self, i: int, container: Json, probe: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
         node = self.nodes[i]
         argv = self.command(node, container[probe]["exec"]["command"])
         env = self.env(node, container, password)
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+
+
+@contextlib.contextmanager
+def running(rendered: Rendered, root: Path) -> Iterator[Cluster]:
+    """A cluster that is torn down afterwards, and whose scripts and probes never passed the
+    password (or ``-a``) to redis-cli on a command line."""
+    require_binary("redis-server")
+    cluster = Cluster(rendered, root)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+    leaked = [argv for argv in cluster.cli_calls() if "-a" in argv or any(PASSWORD in arg for arg in argv)]
+    assert not leaked, f"the password on a redis-cli command line: {leaked[:3]}"
+
+
+def bring_up(cluster: Cluster) -> Cluster:
+    """All three pods with their Sentinels, settled on redis-0, and HAProxy in front."""
+    require_binary("haproxy")
+    cluster.start_all()
+    cluster.wait_settled(0)
+    cluster.start_proxy()
+    wait_for("HAProxy routing to redis-0", lambda: cluster.served_by(cluster.through_proxy()) == 0)
+    return cluster
+
+
+def new_master(cluster: Cluster, old: int, timeout: float = 40) -> int:
+    """The ordinal of the single master, once it is not ``old``."""
+    def other() -> Optional[int]:
+        found = cluster.masters()
+        return found[0] + 1 if found and found != [old] and len(found) == 1 else None
+    return wait_for(f"a single master other than redis-{old}", other, timeout) - 1
+
+
+class Writer(threading.Thread):
+    """Writes through HAProxy (what `redis-service` gives the apps); a write counts as
+    acknowledged once ``WAIT 1`` confirms a replica has it."""
+
+    @classmethod
+    def running(cls, cluster: Cluster) -> "Writer":
+        """A started writer that already has acknowledged writes, so a failure has data to lose."""
+        writer = cls(cluster)
+        writer.start()
+        wait_for("acknowledged writes", lambda: len(writer.acked) >= 50)
+        return writer
+
+    def __init__(self, cluster: Cluster):
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.acked: list[tuple[str, float]] = []
+        self.stopping = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        client, n = None, 0
+        while not self.stopping.is_set():
+            try:
+                client = client or self.cluster.client(self.cluster.proxy_ports["master"])
+                key = f"w:{n}"
+                n += 1
+                client.set(key, key)
+                if client.execute_command("WAIT", 1, 1000) >= 1:
+                    self.acked.append((key, time.monotonic()))
+            except (redis_py.RedisError, OSError):
+                client = None
+                time.sleep(0.05)
+
+    def acked_after(self, moment: float) -> Optional[float]:
+        return next((t for _, t in self.acked if t > moment), None)
+
+    def wait_acked_after(self, moment: float, what: str, timeout: float = 60) -> float:
+        """When the first write after ``moment`` was acknowledged, and a second more of writes."""
+        at = wait_for(what, lambda: self.acked_after(moment), timeout)
+        wait_for(f"more writes after {what}", lambda: self.acked[-1][1] > at + 1, 20)
+        return at
+
+    def longest_gap(self) -> float:
+        """The longest time between two acknowledged writes (the clients' outage)."""
+        times = [t for _, t in self.acked]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+
+    def lost_on(self, client: redis_py.Redis) -> list[str]:
+        keys = [k for k, _ in self.acked]
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.exists(key)
+        return [k for k, present in zip(keys, pipe.execute()) if not present]
