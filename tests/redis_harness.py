@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any, Optional, TypeVar
 
 import redis as redis_py
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from gushen_infra import redis_conf as rc
 
@@ -306,7 +308,10 @@ class Cluster:
     # --- clients ------------------------------------------------------------------------------
 
     def client(self, port: int, password: str = PASSWORD) -> redis_py.Redis:
-        return redis_py.Redis(LOOPBACK, port, password=password, socket_timeout=3, socket_connect_timeout=2)
+        # No retries: redis-py 8 retries a failed command 10 times by default, which would hide a
+        # dropped connection from the tests and turn a 3 s timeout into a minute.
+        return redis_py.Redis(LOOPBACK, port, password=password, socket_timeout=3, socket_connect_timeout=2,
+                              retry=Retry(NoBackoff(), 0))
 
     def node(self, i: int) -> redis_py.Redis:
         return self.client(self.nodes[i].port)
@@ -400,9 +405,17 @@ def bring_up(cluster: Cluster) -> Cluster:
     """All three pods with their Sentinels, settled on redis-0, and HAProxy in front."""
     require_binary("haproxy")
     cluster.start_all()
+    cluster.wait_replicated(0)
+    # Sentinel learns replicas from the master's INFO, every 10 s; its first INFO often comes
+    # before the replicas connected. A reset makes it ask again at once (test speed only).
+    for node in cluster.nodes:
+        cluster.client(node.sentinel_port).execute_command("SENTINEL", "RESET", "*")
     cluster.wait_settled(0)
     cluster.start_proxy()
-    wait_for("HAProxy routing to redis-0", lambda: cluster.served_by(cluster.through_proxy()) == 0)
+    # HAProxy starts with every server up until its checks say otherwise: wait until several new
+    # connections in a row (round robin over the servers it thinks up) all reach redis-0.
+    wait_for("HAProxy routing only to redis-0",
+             lambda: all(cluster.served_by(cluster.through_proxy()) == 0 for _ in range(6)))
     return cluster
 
 
