@@ -130,11 +130,12 @@ class RedisCluster(pulumi.ComponentResource):
                 replace_on_changes=["spec.volumeClaimTemplates"],
             ),
         )
-        k8s.policy.v1.PodDisruptionBudget(
-            NAME, metadata=workload.metadata(NAME, ns, labels),
-            spec=workload.disruption_budget_spec(labels),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
-        )
+        budget = workload.disruption_budget_spec(labels, workload.pin_to_node(args.node))
+        if budget:  # pinned to the data node: none (see disruption_budget_spec and docs/redis.md)
+            k8s.policy.v1.PodDisruptionBudget(
+                NAME, metadata=workload.metadata(NAME, ns, labels), spec=budget,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
+            )
         if s.sentinel.enabled:
             sentinel = k8s.core.v1.Service(
                 SENTINEL_SERVICE, metadata=workload.metadata(SENTINEL_SERVICE, ns, labels),
@@ -239,11 +240,12 @@ class RedisCluster(pulumi.ComponentResource):
             PROXY, metadata=workload.metadata(PROXY, ns, labels),
             spec=workload.deployment_spec(labels, s.proxy.replicas, template), opts=child,
         )
-        k8s.policy.v1.PodDisruptionBudget(
-            PROXY, metadata=workload.metadata(PROXY, ns, labels),
-            spec=workload.disruption_budget_spec(labels),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
-        )
+        budget = workload.disruption_budget_spec(labels, workload.pin_to_node(args.node))
+        if budget:
+            k8s.policy.v1.PodDisruptionBudget(
+                PROXY, metadata=workload.metadata(PROXY, ns, labels), spec=budget,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            )
 
 
 def _endpoint(service: k8s.core.v1.Service, namespace: pulumi.Input[str], port: int) -> pulumi.Output[str]:
