@@ -222,10 +222,21 @@ class Cluster:
         with log.open("ab") as out:
             return subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def start_server(self, i: int) -> None:
+    def start_server(self, i: int, alone: Optional[bool] = None) -> None:
+        """Start pod ``i``'s redis container.
+
+        ``alone``: run it as a stack without Sentinel does (``SENTINELS`` empty: ordinal 0 is the
+        master), for tests that want plain replication; by default, when no Sentinel of the
+        cluster is running. With Sentinel, redis.sh waits for a majority of them to answer.
+        """
         node = self.nodes[i]
+        if alone is None:
+            alone = not any(n.sentinel is not None and n.sentinel.poll() is None for n in self.nodes)
+        env = self.env(node, self.rendered.redis)
+        if alone:
+            env["SENTINELS"] = ""
         argv = self.command(node, self.rendered.redis["command"])
-        node.server = self._spawn(argv, self.env(node, self.rendered.redis), node.root / "server.log")
+        node.server = self._spawn(argv, env, node.root / "server.log")
 
     def start_sentinel(self, i: int) -> None:
         node = self.nodes[i]
@@ -235,7 +246,7 @@ class Cluster:
     def start_all(self, sentinels: bool = True) -> None:
         """All pods at once, as podManagementPolicy Parallel starts them."""
         for i in range(len(self.nodes)):
-            self.start_server(i)
+            self.start_server(i, alone=not sentinels)
             if sentinels:
                 self.start_sentinel(i)
 
@@ -268,7 +279,7 @@ class Cluster:
         run_dir.mkdir()
 
     def start_pod(self, i: int, sentinel: bool = True) -> None:
-        self.start_server(i)
+        self.start_server(i, alone=not sentinel)
         if sentinel:
             self.start_sentinel(i)
 

@@ -86,7 +86,7 @@ def test_1_master_crash_fails_over(cluster, capsys):
     recovered_at = writer.wait_acked_after(killed_at, "a write acknowledged after the master's death")
     promoted = cluster.served_by(cluster.through_proxy())
     # The old master, restarted by its startup script, rejoins as a replica of the new one.
-    cluster.start_server(0)
+    cluster.start_server(0, alone=False)
     wait_for("redis-0 in sync with the new master", lambda: cluster.replica_in_sync(0, promoted), 30)
     writer.stop()
     lost = lost_anywhere(cluster, writer)
@@ -108,7 +108,7 @@ def test_2_master_crash_with_immediate_restart(cluster, capsys):
     writer = Writer.running(cluster)
     killed_at = time.monotonic()
     cluster.kill(0)
-    cluster.start_server(0)
+    cluster.start_server(0, alone=False)
     promoted = new_master(cluster, 0)
     writer.wait_acked_after(killed_at, "writes after the failover")
     wait_for("redis-0 in sync with the new master", lambda: cluster.replica_in_sync(0, promoted), 60)
@@ -247,7 +247,7 @@ def test_7_sentinels_that_disagree_at_start_up_follow_the_highest_epoch(cluster,
     assert (stale["config-epoch"], stale["port"]) == ("0", str(cluster.nodes[0].port)), "it starts on its stale view"
     cluster.start_sentinel(1)
     cluster.start_sentinel(2)
-    cluster.start_server(0)
+    cluster.start_server(0, alone=False)
     wait_for("redis-0 in sync with the newest master", lambda: cluster.replica_in_sync(0, promoted), 60)
 
     def agree() -> bool:
