@@ -135,11 +135,12 @@ class RedisCluster(pulumi.ComponentResource):
                 replace_on_changes=["spec.volumeClaimTemplates"],
             ),
         )
-        k8s.policy.v1.PodDisruptionBudget(
-            NAME, metadata=workload.metadata(NAME, ns, labels),
-            spec=workload.disruption_budget_spec(labels),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
-        )
+        budget = workload.disruption_budget_spec(labels, workload.pin_to_node(args.node))
+        if budget:  # pinned to the data node: none (see disruption_budget_spec and docs/redis.md)
+            k8s.policy.v1.PodDisruptionBudget(
+                NAME, metadata=workload.metadata(NAME, ns, labels), spec=budget,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
+            )
         if s.sentinel.enabled:
             k8s.core.v1.Service(
                 SENTINEL_SERVICE, metadata=workload.metadata(SENTINEL_SERVICE, ns, labels),
@@ -182,6 +183,7 @@ class RedisCluster(pulumi.ComponentResource):
         s = args.settings
         env = redis_conf.redis_env(s, args.namespace, args.secret_name)
         config_mount = {"name": "config", "mountPath": redis_conf.CONFIG_DIR, "readOnly": True}
+        data_mount = {"name": s.storage.claim_name, "mountPath": redis_conf.DATA_DIR}
         command = ["sh", redis_conf.SCRIPT]
         redis = workload.Container(
             name="redis", image=s.image, resources=s.resources.model_dump(), ports={"redis": REDIS_PORT},
@@ -189,7 +191,7 @@ class RedisCluster(pulumi.ComponentResource):
             liveness=workload.exec_probe(redis_conf.LIVENESS, probe_timing(s.probes.liveness)),
             readiness=workload.exec_probe(redis_conf.READINESS, probe_timing(s.probes.readiness)),
             writable_paths=(redis_conf.RUN_DIR,),
-            volume_mounts=[config_mount, {"name": s.storage.claim_name, "mountPath": redis_conf.DATA_DIR}],
+            volume_mounts=[config_mount, data_mount],
             run_as_user=REDIS_UID, pre_stop=[*command, "pre-stop"],
         )
         containers = [redis, *([args.metrics_sidecar] if args.metrics_sidecar else [])]
@@ -200,10 +202,12 @@ class RedisCluster(pulumi.ComponentResource):
                 ports={"sentinel": SENTINEL_PORT}, env=env, command=[*command, "sentinel"],
                 liveness=workload.exec_probe(redis_conf.SENTINEL_PROBE, probe_timing(s.probes.liveness)),
                 readiness=workload.exec_probe(redis_conf.SENTINEL_PROBE, timing),
-                writable_paths=(redis_conf.RUN_DIR,), volume_mounts=[config_mount],
+                # The PVC too: redis.sh keeps the newest master Sentinel has seen there.
+                writable_paths=(redis_conf.RUN_DIR,), volume_mounts=[config_mount, data_mount],
                 run_as_user=REDIS_UID, pre_stop_sleep_seconds=None,
             ))
-        volume = {"name": "config", "configMap": {"name": CONFIG_MAP}}
+        # Executable: Sentinel runs redis.sh as its notification script.
+        volume = {"name": "config", "configMap": {"name": CONFIG_MAP, "defaultMode": redis_conf.SCRIPT_MODE}}
         # The hand-over waits up to the failover timeout, then Redis needs time to save.
         grace = -(-s.sentinel.failover_timeout_milliseconds // 1000) + SHUTDOWN_SECONDS
         return workload.pod_spec(
@@ -241,11 +245,12 @@ class RedisCluster(pulumi.ComponentResource):
             spec=workload.deployment_spec(labels, s.proxy.replicas, template),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, *args.depends_on]),
         )
-        k8s.policy.v1.PodDisruptionBudget(
-            PROXY, metadata=workload.metadata(PROXY, ns, labels),
-            spec=workload.disruption_budget_spec(labels),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
-        )
+        budget = workload.disruption_budget_spec(labels, workload.pin_to_node(args.node))
+        if budget:
+            k8s.policy.v1.PodDisruptionBudget(
+                PROXY, metadata=workload.metadata(PROXY, ns, labels), spec=budget,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            )
 
 
 def _endpoint(service: str, namespace: pulumi.Input[str], port: int) -> pulumi.Output[str]:

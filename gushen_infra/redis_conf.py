@@ -32,6 +32,8 @@ DATA_DIR = "/data"
 PROXY_CONFIG_DIR = "/usr/local/etc/haproxy"
 SCRIPT = f"{CONFIG_DIR}/redis.sh"
 SCRIPT_TEXT = (Path(__file__).parent / "redis_files" / "redis.sh").read_text()
+#: Mode of the ConfigMap's files: Sentinel runs redis.sh itself (its notification script).
+SCRIPT_MODE = 0o555
 
 #: Secret key of the password in ``ai-qtrd-secrets`` (the apps read the same key).
 PASSWORD_KEY = "REDIS_PASSWORD"

@@ -109,11 +109,12 @@ def http_tier(
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
         )
-    if (scaling.min_replicas if scaling else settings.replicas) > 1:
+    budget = workload.disruption_budget_spec(labels, placement)
+    if budget and (scaling.min_replicas if scaling else settings.replicas) > 1:
         k8s.policy.v1.PodDisruptionBudget(
             name,
             metadata=workload.metadata(name, namespace, labels),
-            spec=workload.disruption_budget_spec(labels),
+            spec=budget,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
         )
     return HttpTier(deployment, service, labels, settings.port, name)

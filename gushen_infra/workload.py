@@ -330,8 +330,17 @@ def volume_claim(name: str, labels: AppLabels, storage_class: str, size: str) ->
     }
 
 
-def disruption_budget_spec(labels: AppLabels) -> Json:
-    """At most one pod of the app down at a time during voluntary disruptions (drains, upgrades)."""
+def disruption_budget_spec(labels: AppLabels, placement: Json) -> Optional[Json]:
+    """At most one pod of the app down at a time during voluntary disruptions (drains, upgrades),
+    or ``None`` (no budget) for pods pinned to one node.
+
+    A pinned pod evicted by a drain of its node can run nowhere else: it stays Pending, counts
+    as unavailable and uses up the budget, so every further eviction is refused and the drain
+    never ends. Without a budget the drain stops all of them at once; they could not have run
+    anywhere else while the node is down anyway (tests/test_drain.py computes this).
+    """
+    if placement.get("nodeSelector", {}).get(HOSTNAME_LABEL):
+        return None
     return {"maxUnavailable": 1, "selector": {"matchLabels": labels.selector}}
 
 

@@ -4,26 +4,39 @@ The redis.conf, redis.sh and haproxy.cfg come from the rendered ConfigMaps, the 
 env and probes from the rendered pod specs. Only addresses, ports and paths are rewritten:
 each pod's stable DNS name becomes 127.0.0.1, its ports random free loopback ports, and the
 mount paths temp dirs. Every process is started in its own session and killed on close.
+
+Ports are reserved, not guessed: the harness keeps a bound (never listening) socket with
+SO_REUSEADDR on each port for the cluster's lifetime. Redis, Sentinel and HAProxy set
+SO_REUSEADDR too, so they can bind and listen on it, while the kernel hands the port to no one
+else (no port-0 bind, no outgoing connection), also while a process is down between restarts.
+
+``redis-cli`` is wrapped: every argv the scripts and probes pass to it is recorded, so a test can
+prove the password never reaches a command line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 
 import redis as redis_py
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from gushen_infra import redis_conf as rc
 
-from .conftest import Stack
+from .conftest import Stack, require_binary
 
 PASSWORD = "TestPassword0123456789abcdefghij"
 LOOPBACK = "127.0.0.1"
@@ -31,10 +44,21 @@ T = TypeVar("T")
 Json = dict[str, Any]
 
 
+_HELD: list[socket.socket] = []
+
+
+def reserve_port(holder: Optional[list[socket.socket]] = None) -> int:
+    """A loopback port nobody else gets while its socket is in ``holder`` (see the module doc)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((LOOPBACK, 0))
+    (_HELD if holder is None else holder).append(sock)
+    return sock.getsockname()[1]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+    """A reserved port, held until the test process exits (for callers without a Cluster)."""
+    return reserve_port()
 
 
 def wait_for(what: str, check: Callable[[], Optional[T]], timeout: float = 20.0, interval: float = 0.1) -> T:
@@ -112,17 +136,50 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     proxy: Optional[subprocess.Popen] = None
     proxy_ports: dict[str, int] = field(default_factory=dict)
+    sockets: list[socket.socket] = field(default_factory=list)
+    """The sockets that hold the cluster's ports (closed last)."""
 
     def __post_init__(self) -> None:
+        self._wrap_redis_cli()
         for i in range(self.rendered.replicas):
-            node = Node(i, free_port(), free_port(), self.root / f"redis-{i}")
+            node = Node(i, reserve_port(self.sockets), reserve_port(self.sockets), self.root / f"redis-{i}")
             for path in (node.conf_dir, node.run_dir, node.data_dir):
                 path.mkdir(parents=True)
             conf = self.rendered.config["redis.conf"]
             conf = conf.replace("bind * -::*", f"bind {LOOPBACK}").replace(f"dir {rc.DATA_DIR}", f"dir {node.data_dir}")
             (node.conf_dir / "redis.conf").write_text(conf)
-            (node.conf_dir / "redis.sh").write_text(self.paths(node, self.rendered.config["redis.sh"]))
+            script = self.paths(node, self.rendered.config["redis.sh"])
+            script = script.replace(f"DATA_DIR={rc.DATA_DIR}\n", f"DATA_DIR={node.data_dir}\n")
+            (node.conf_dir / "redis.sh").write_text(script)
+            (node.conf_dir / "redis.sh").chmod(rc.SCRIPT_MODE)  # the ConfigMap volume's defaultMode
             self.nodes.append(node)
+
+    def _wrap_redis_cli(self) -> None:
+        real = shutil.which("redis-cli")
+        assert real, "redis-cli not on PATH"
+        self.bin_dir.mkdir(parents=True)
+        wrapper = self.bin_dir / "redis-cli"
+        # One line per call, arguments separated by US (0x1f).
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"{{ printf '%s\\037' \"$@\"; echo; }} >> '{self.cli_log}'\n"
+            f"exec '{real}' \"$@\"\n"
+        )
+        wrapper.chmod(0o755)
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def cli_log(self) -> Path:
+        return self.root / "redis-cli.argv"
+
+    def cli_calls(self) -> list[list[str]]:
+        """Every argv the scripts and probes passed to redis-cli so far."""
+        if not self.cli_log.exists():
+            return []
+        return [line.split("\x1f")[:-1] for line in self.cli_log.read_text().splitlines()]
 
     # --- rewriting ----------------------------------------------------------------------------
 
@@ -139,7 +196,7 @@ class Cluster:
 
     def env(self, node: Node, container: Json, password: str = PASSWORD) -> dict[str, str]:
         """The container's env as the kubelet would set it, with addresses and ports rewritten."""
-        env = {"PATH": os.environ["PATH"]}
+        env = {"PATH": f"{self.bin_dir}:{os.environ['PATH']}"}
         own_ports = {str(rc.REDIS_PORT): str(node.port), str(rc.SENTINEL_PORT): str(node.sentinel_port)}
         for var in container["env"]:
             source = var.get("valueFrom", {})
@@ -165,10 +222,21 @@ class Cluster:
         with log.open("ab") as out:
             return subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def start_server(self, i: int) -> None:
+    def start_server(self, i: int, alone: Optional[bool] = None) -> None:
+        """Start pod ``i``'s redis container.
+
+        ``alone``: run it as a stack without Sentinel does (``SENTINELS`` empty: ordinal 0 is the
+        master), for tests that want plain replication; by default, when no Sentinel of the
+        cluster is running. With Sentinel, redis.sh waits for a majority of them to answer.
+        """
         node = self.nodes[i]
+        if alone is None:
+            alone = not any(n.sentinel is not None and n.sentinel.poll() is None for n in self.nodes)
+        env = self.env(node, self.rendered.redis)
+        if alone:
+            env["SENTINELS"] = ""
         argv = self.command(node, self.rendered.redis["command"])
-        node.server = self._spawn(argv, self.env(node, self.rendered.redis), node.root / "server.log")
+        node.server = self._spawn(argv, env, node.root / "server.log")
 
     def start_sentinel(self, i: int) -> None:
         node = self.nodes[i]
@@ -178,7 +246,7 @@ class Cluster:
     def start_all(self, sentinels: bool = True) -> None:
         """All pods at once, as podManagementPolicy Parallel starts them."""
         for i in range(len(self.nodes)):
-            self.start_server(i)
+            self.start_server(i, alone=not sentinels)
             if sentinels:
                 self.start_sentinel(i)
 
@@ -188,10 +256,37 @@ class Cluster:
         os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
 
+    def signal_server(self, i: int, sig: int) -> None:
+        """Send a signal without waiting for an exit (SIGSTOP, SIGCONT)."""
+        proc = self.nodes[i].server
+        assert proc is not None
+        os.killpg(proc.pid, sig)
+
+    def stop_pod(self, i: int, sig: int = signal.SIGKILL) -> None:
+        """Stop both containers of pod ``i`` (a crash with SIGKILL, the kubelet's stop with SIGTERM)."""
+        node = self.nodes[i]
+        for proc in (node.server, node.sentinel):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, sig)
+        for proc in (node.server, node.sentinel):
+            if proc is not None:
+                proc.wait(timeout=60)
+
+    def fresh_run_dir(self, i: int) -> None:
+        """A new pod gets a new emptyDir: the runtime configs (sentinel.conf included) are gone."""
+        run_dir = self.nodes[i].run_dir
+        shutil.rmtree(run_dir)
+        run_dir.mkdir()
+
+    def start_pod(self, i: int, sentinel: bool = True) -> None:
+        self.start_server(i, alone=not sentinel)
+        if sentinel:
+            self.start_sentinel(i)
+
     def start_proxy(self) -> None:
         root = self.root / "haproxy"
         root.mkdir()
-        self.proxy_ports = {name: free_port() for name in ("master", "replicas", "health")}
+        self.proxy_ports = {name: reserve_port(self.sockets) for name in ("master", "replicas", "health")}
         cfg = self.addresses(self.rendered.haproxy_cfg)
         for name, port in (("master", rc.PROXY_MASTER_PORT), ("replicas", rc.PROXY_REPLICAS_PORT),
                            ("health", rc.PROXY_HEALTH_PORT)):
@@ -210,14 +305,24 @@ class Cluster:
                 except ProcessLookupError:
                     pass
                 proc.wait(timeout=10)
+        for sock in self.sockets:
+            sock.close()
 
     def logs(self) -> str:
         return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.root.rglob("*.log")))
 
+    def state(self, i: int) -> Optional[str]:
+        """What pod ``i``'s PVC remembers of the newest master (redis.sh's state file), if anything."""
+        path = self.nodes[i].data_dir / "sentinel-master"
+        return path.read_text().strip() if path.exists() else None
+
     # --- clients ------------------------------------------------------------------------------
 
     def client(self, port: int, password: str = PASSWORD) -> redis_py.Redis:
-        return redis_py.Redis(LOOPBACK, port, password=password, socket_timeout=3, socket_connect_timeout=2)
+        # No retries: redis-py 8 retries a failed command 10 times by default, which would hide a
+        # dropped connection from the tests and turn a 3 s timeout into a minute.
+        return redis_py.Redis(LOOPBACK, port, password=password, socket_timeout=3, socket_connect_timeout=2,
+                              retry=Retry(NoBackoff(), 0))
 
     def node(self, i: int) -> redis_py.Redis:
         return self.client(self.nodes[i].port)
@@ -280,8 +385,113 @@ class Cluster:
         port = client.info("server")["tcp_port"]
         return next(n.ordinal for n in self.nodes if n.port == port)
 
+    def run_hook(self, i: int, argv: Sequence[str], container: Json) -> subprocess.CompletedProcess:
+        """Run a command as the kubelet runs a hook in the container (its env, its paths)."""
+        node = self.nodes[i]
+        return subprocess.run(self.command(node, argv), env=self.env(node, container),
+                              capture_output=True, text=True, timeout=120)
+
     def run_probe(self, i: int, container: Json, probe: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
         node = self.nodes[i]
         argv = self.command(node, container[probe]["exec"]["command"])
         env = self.env(node, container, password)
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+
+
+@contextlib.contextmanager
+def running(rendered: Rendered, root: Path) -> Iterator[Cluster]:
+    """A cluster that is torn down afterwards, and whose scripts and probes never passed the
+    password (or ``-a``) to redis-cli on a command line."""
+    require_binary("redis-server")
+    cluster = Cluster(rendered, root)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+    leaked = [argv for argv in cluster.cli_calls() if "-a" in argv or any(PASSWORD in arg for arg in argv)]
+    assert not leaked, f"the password on a redis-cli command line: {leaked[:3]}"
+
+
+def bring_up(cluster: Cluster) -> Cluster:
+    """All three pods with their Sentinels, settled on redis-0, and HAProxy in front."""
+    require_binary("haproxy")
+    cluster.start_all()
+    cluster.wait_replicated(0)
+    # Sentinel learns replicas from the master's INFO, every 10 s; its first INFO often comes
+    # before the replicas connected. A reset makes it ask again at once (test speed only).
+    for node in cluster.nodes:
+        cluster.client(node.sentinel_port).execute_command("SENTINEL", "RESET", "*")
+    cluster.wait_settled(0)
+    cluster.start_proxy()
+    # HAProxy starts with every server up until its checks say otherwise: wait until several new
+    # connections in a row (round robin over the servers it thinks up) all reach redis-0.
+    wait_for("HAProxy routing only to redis-0",
+             lambda: all(cluster.served_by(cluster.through_proxy()) == 0 for _ in range(6)))
+    return cluster
+
+
+def new_master(cluster: Cluster, old: int, timeout: float = 40) -> int:
+    """The ordinal of the single master, once it is not ``old``."""
+    def other() -> Optional[int]:
+        found = cluster.masters()
+        return found[0] + 1 if found and found != [old] and len(found) == 1 else None
+    return wait_for(f"a single master other than redis-{old}", other, timeout) - 1
+
+
+class Writer(threading.Thread):
+    """Writes through HAProxy (what `redis-service` gives the apps); a write counts as
+    acknowledged once ``WAIT 1`` confirms a replica has it."""
+
+    @classmethod
+    def running(cls, cluster: Cluster) -> "Writer":
+        """A started writer that already has acknowledged writes, so a failure has data to lose."""
+        writer = cls(cluster)
+        writer.start()
+        wait_for("acknowledged writes", lambda: len(writer.acked) >= 50)
+        return writer
+
+    def __init__(self, cluster: Cluster):
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.acked: list[tuple[str, float]] = []
+        self.stopping = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        client, n = None, 0
+        while not self.stopping.is_set():
+            try:
+                client = client or self.cluster.client(self.cluster.proxy_ports["master"])
+                key = f"w:{n}"
+                n += 1
+                client.set(key, key)
+                if client.execute_command("WAIT", 1, 1000) >= 1:
+                    self.acked.append((key, time.monotonic()))
+            except (redis_py.RedisError, OSError):
+                client = None
+                time.sleep(0.05)
+
+    def acked_after(self, moment: float) -> Optional[float]:
+        return next((t for _, t in self.acked if t > moment), None)
+
+    def wait_acked_after(self, moment: float, what: str, timeout: float = 60) -> float:
+        """When the first write after ``moment`` was acknowledged, and a second more of writes."""
+        at = wait_for(what, lambda: self.acked_after(moment), timeout)
+        wait_for(f"more writes after {what}", lambda: self.acked[-1][1] > at + 1, 20)
+        return at
+
+    def longest_gap(self) -> float:
+        """The longest time between two acknowledged writes (the clients' outage)."""
+        times = [t for _, t in self.acked]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+
+    def lost_on(self, client: redis_py.Redis) -> list[str]:
+        keys = [k for k, _ in self.acked]
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.exists(key)
+        return [k for k, present in zip(keys, pipe.execute()) if not present]

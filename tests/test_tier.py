@@ -46,8 +46,9 @@ def test_autoscaling_creates_the_spec_hpa_and_leaves_replicas_to_it():
     assert stack.get("HorizontalPodAutoscaler", "ai-qtrd-api-hpa")["spec"]["minReplicas"] == 1
     for name in ("ai-qtrd-web", "ai-qtrd-api"):
         assert "replicas" not in stack.get("Deployment", name)["spec"], "SSA would fight the HPA"
-    assert stack.get("PodDisruptionBudget", "ai-qtrd-web")["spec"]["maxUnavailable"] == 1
-    assert {m["metadata"]["name"] for m in stack.all("PodDisruptionBudget")} & {"ai-qtrd-api"} == set()
+    # web is pinned to its node: no budget (it would block the node's drain, tests/test_drain.py);
+    # api runs one pod at the HPA's minimum: none either.
+    assert {m["metadata"]["name"] for m in stack.all("PodDisruptionBudget")} & {"ai-qtrd-web", "ai-qtrd-api"} == set()
 
 
 def test_more_than_one_fixed_replica_gets_a_budget():

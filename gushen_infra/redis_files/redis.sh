@@ -1,8 +1,9 @@
 #!/bin/sh
-# Entry points of the redis StatefulSet's containers (ConfigMap redis-config, run by `sh`):
+# Entry points of the redis StatefulSet's containers (ConfigMap redis-config):
 #   server     write the runtime redis.conf (role, password) and exec redis-server
 #   sentinel   write the runtime sentinel.conf and exec redis-server --sentinel
 #   pre-stop   hand the master role over before this pod stops
+#   +switch-master ...   Sentinel's notification script: remember the new master on the PVC
 # Env (set on the containers by gushen_infra/redis.py): REDIS_PASSWORD, REDISCLI_AUTH, MY_HOST,
 # REDIS_PORT, SENTINEL_PORT, SEED_MASTER (host:port), SENTINELS ("host:port ..."; empty without
 # Sentinel), SENTINEL_MASTER, SENTINEL_QUORUM, SENTINEL_DOWN_AFTER_MS, SENTINEL_FAILOVER_TIMEOUT_MS.
@@ -11,51 +12,73 @@ set -eu
 
 CONF_DIR=/etc/redis
 RUN_DIR=/run/redis
+DATA_DIR=/data
+# "<config-epoch> <host> <port>" of the newest master this pod's Sentinel has seen. It lives on
+# the PVC, so a pod restarted with a fresh emptyDir still knows which failover happened last.
+STATE="$DATA_DIR/sentinel-master"
 
 log() { echo "redis.sh: $*" >&2; }
 
 # A peer that does not answer must not hold a start-up or a hand-over for long.
 cli() { timeout 3 redis-cli "$@" 2>/dev/null | tr -d '\r'; }
 
-# "<config-epoch> <host> <port> <known replicas>" of the master named by the Sentinel with the
-# newest configuration (the highest config epoch), or nothing when no Sentinel knows one.
-sentinel_master() {
-  best=""
-  best_epoch=-1
-  for addr in ${SENTINELS:-}; do
-    reply=$(cli -h "${addr%:*}" -p "${addr##*:}" --raw SENTINEL MASTER "$SENTINEL_MASTER")
-    found=$(printf '%s\n' "$reply" | awk 'NR % 2 { key = $0; next } { value[key] = $0 }
-      END { if (value["ip"] != "" && value["port"] != "") print value["config-epoch"] + 0, value["ip"], value["port"], value["num-slaves"] + 0 }')
-    [ -n "$found" ] || continue
-    if [ "${found%% *}" -gt "$best_epoch" ]; then
-      best_epoch=${found%% *}
-      best=$found
-    fi
-  done
-  printf '%s' "$best"
+# "<config-epoch> <host> <port> <known replicas>" of the master one Sentinel names, or nothing.
+view_of() {
+  cli -h "$1" -p "$2" --raw SENTINEL MASTER "$SENTINEL_MASTER" | awk 'NR % 2 { key = $0; next } { value[key] = $0 }
+    END { if (value["ip"] != "" && value["port"] != "") print value["config-epoch"] + 0, value["ip"], value["port"], value["num-slaves"] + 0 }'
 }
 
+# One view line per Sentinel that answers.
+sentinel_views() {
+  for addr in ${SENTINELS:-}; do view_of "${addr%:*}" "${addr##*:}"; done
+}
+
+# The line with the highest config epoch (the newest configuration) among those on stdin.
+newest() { sort -n -k1,1 | tail -n 1; }
+
+# How many Sentinels make a majority of all of them.
+majority() { set -- ${SENTINELS:-}; echo $(( $# / 2 + 1 )); }
+
 role() { cli -p "$REDIS_PORT" INFO replication | sed -n 's/^role://p'; }
+
+# Which master to start under, from a majority of the Sentinels. Each Sentinel starts from the
+# master its pod last saw (the PVC's $STATE) and learns newer ones from its peers. A failover
+# reaches every running Sentinel within seconds, and only the crashed old master's pod can have
+# missed it: any majority includes a pod that saw it, so the highest config epoch among a
+# majority names the newest master, which holds every acknowledged write. Fewer than a majority
+# answering means no election is safe: wait (with fewer than 2 pods up, no write can be
+# acknowledged anyway under min-replicas-to-write 1).
+elect() {
+  need=$(majority)
+  while :; do
+    views=$(sentinel_views)
+    count=$(printf '%s\n' "$views" | grep -c . || true)
+    [ "$count" -lt "$need" ] || break
+    log "waiting for a majority of the Sentinels ($count of $need answer)"
+    sleep 1
+  done
+  printf '%s\n' "$views" | newest
+}
 
 server() {
   umask 077
   me="$MY_HOST $REDIS_PORT"
-  # The Sentinels still name me, and know replicas of mine: I died before they noticed. Let them
-  # promote the replica that has every acknowledged write instead of coming back with my own,
-  # older AOF and making the replicas resync from it. (At a cold start they know no replicas.)
-  # Should they not fail over in time, I go on as master.
-  deadline=$(( $(date +%s) + (${SENTINEL_DOWN_AFTER_MS:-0} + ${SENTINEL_FAILOVER_TIMEOUT_MS:-0}) / 1000 + 5 ))
-  while set -- $(sentinel_master) && [ $# -eq 4 ] && [ "$2 $3" = "$me" ] && [ "$4" -gt 0 ] \
-      && [ "$(date +%s)" -lt "$deadline" ]; do
-    log "the Sentinels still name me as master; waiting for a failover"
-    sleep 1
-  done
-  if [ $# -eq 4 ]; then
+  master="${SEED_MASTER%:*} ${SEED_MASTER##*:}"
+  if [ -n "${SENTINELS:-}" ]; then
+    set -- $(elect)
+    # The Sentinels still name me, and know replicas of mine: I died before they noticed. Let
+    # them promote the replica that has every acknowledged write instead of coming back with my
+    # own, older AOF and making the replicas resync from it. (At a cold start they know no
+    # replicas.) Should they not fail over in time, I go on as master.
+    deadline=$(( $(date +%s) + (SENTINEL_DOWN_AFTER_MS + SENTINEL_FAILOVER_TIMEOUT_MS) / 1000 + 5 ))
+    while [ $# -eq 4 ] && [ "$2 $3" = "$me" ] && [ "$4" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+      log "the Sentinels still name me as master; waiting for a failover"
+      sleep 1
+      set -- $(elect)
+    done
     master="$2 $3"
-  else
-    # No Sentinel knows a master (cold start, or Sentinel disabled): ordinal 0 is the master.
-    master="${SEED_MASTER%:*} ${SEED_MASTER##*:}"
   fi
+  # Without Sentinel nothing ever fails over: ordinal 0 is the master.
   {
     echo "include $CONF_DIR/redis.conf"
     echo "port $REDIS_PORT"
@@ -69,14 +92,23 @@ server() {
   exec redis-server "$RUN_DIR/redis.conf"
 }
 
+# Write "<epoch> <host> <port>" to $STATE unless it already holds a newer epoch.
+remember() {
+  if [ -s "$STATE" ] && [ "$(cut -d' ' -f1 "$STATE")" -gt "$1" ]; then return 0; fi
+  printf '%s %s %s\n' "$1" "$2" "$3" > "$STATE.tmp"
+  mv "$STATE.tmp" "$STATE"
+}
+
 sentinel() {
   umask 077
-  master=$(sentinel_master)
-  if [ -z "$master" ]; then master="0 ${SEED_MASTER%:*} ${SEED_MASTER##*:}"; fi
-  set -- $master
+  # The newest of what the running Sentinels name and what this pod saw last.
+  set -- $({ sentinel_views; if [ -s "$STATE" ]; then cat "$STATE"; fi; } | newest)
+  if [ $# -lt 3 ]; then set -- 0 "${SEED_MASTER%:*}" "${SEED_MASTER##*:}"; fi
+  remember "$1" "$2" "$3"
   log "monitoring $2:$3 (config epoch $1)"
-  # resolve-hostnames must precede the monitor line that names a host.
-  cat > "$RUN_DIR/sentinel.conf" <<EOF
+  # resolve-hostnames must precede the monitor line that names a host. current-epoch: the next
+  # failover must get a higher epoch than the configuration it replaces.
+  cat > "$RUN_DIR/sentinel.conf" <<CONF
 port $SENTINEL_PORT
 dir $RUN_DIR
 sentinel resolve-hostnames yes
@@ -85,14 +117,22 @@ sentinel announce-ip $MY_HOST
 sentinel announce-port $SENTINEL_PORT
 requirepass $REDIS_PASSWORD
 sentinel sentinel-pass $REDIS_PASSWORD
+sentinel current-epoch $1
 sentinel monitor $SENTINEL_MASTER $2 $3 $SENTINEL_QUORUM
 sentinel config-epoch $SENTINEL_MASTER $1
 sentinel auth-pass $SENTINEL_MASTER $REDIS_PASSWORD
 sentinel down-after-milliseconds $SENTINEL_MASTER $SENTINEL_DOWN_AFTER_MS
 sentinel failover-timeout $SENTINEL_MASTER $SENTINEL_FAILOVER_TIMEOUT_MS
 sentinel parallel-syncs $SENTINEL_MASTER 1
-EOF
+sentinel notification-script $SENTINEL_MASTER $CONF_DIR/redis.sh
+CONF
   exec redis-server "$RUN_DIR/sentinel.conf" --sentinel
+}
+
+# Sentinel switched to a new master (after its own failover or a peer's): keep it on the PVC.
+switched() {
+  set -- $(view_of 127.0.0.1 "$SENTINEL_PORT")
+  if [ $# -eq 4 ]; then remember "$1" "$2" "$3"; fi
 }
 
 # "<host> <port>" of the master a Sentinel names now, if it is not me. During a failover the
@@ -136,5 +176,7 @@ case "${1:-}" in
   server) server ;;
   sentinel) sentinel ;;
   pre-stop) pre_stop ;;
+  +switch-master) switched ;;
+  [-+]*) ;;  # Sentinel's other events
   *) echo "usage: $0 server|sentinel|pre-stop" >&2; exit 64 ;;
 esac
