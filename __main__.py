@@ -25,13 +25,17 @@ settings, secrets = config.load()
 # Imports what kubectl applied when adopting (docs/adoption.md); every object inherits it.
 adopting = adoption.Adoption(settings.adopt, settings.namespace)
 
-provider = k8s.Provider(
-    "k3s",
+# Both providers aim at the one cluster the config names (prod: an explicit kubeconfig and context).
+cluster = dict(
     kubeconfig=secrets.kubeconfig,
     context=settings.kube_context,
     cluster_identifier=settings.cluster_identifier,
     render_yaml_to_directory=settings.render_yaml_to_directory,
     enable_server_side_apply=True,
+)
+provider = k8s.Provider(
+    "k3s",
+    **cluster,
     # Data changes update ConfigMaps and Secrets in place. Off (the default), the provider replaces
     # them (delete first: the names are fixed), and the engine replaces with them every object
     # whose inputs came from them. The pods' checksum annotations roll exactly the pods that read
@@ -44,15 +48,7 @@ k3s = pulumi.ResourceOptions(provider=provider, transformations=[adopting.transf
 # retained backup claim, the cluster-wide ClusterIssuers) go through this provider, which updates
 # an existing object instead of failing with AlreadyExists. Each of them is retainOnDelete, so
 # upsert's hazard (a renamed resource's create-then-delete removing the object) cannot occur.
-retained = k8s.Provider(
-    "k3s-retained",
-    kubeconfig=secrets.kubeconfig,
-    context=settings.kube_context,
-    cluster_identifier=settings.cluster_identifier,
-    render_yaml_to_directory=settings.render_yaml_to_directory,
-    enable_server_side_apply=True,
-    upsert_existing_objects=True,
-)
+retained = k8s.Provider("k3s-retained", **cluster, upsert_existing_objects=True)
 
 # Generated once and kept in the state: the apps and Redis share them through the Secret.
 # A cluster taken over keeps its own (gushen:redisPassword / gushen:nextauthSecret).

@@ -84,12 +84,12 @@ def _first_line(stream, timeout: float) -> Optional[str]:
         return None
 
 
-@pytest.fixture(scope="module")
-def analyzer(engine) -> Iterator[proto.AnalyzerStub]:
-    address, _ = engine
+def serve_pack(python: str, address: str, pack_dir: str, cwd, env=None) -> Iterator[proto.AnalyzerStub]:
+    """Start a pack as the CLI does (``python -u -m pulumi.policy ENGINE DIR``) and yield a client
+    of the port it prints; stop it afterwards."""
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.policy", address, "policies"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [python, "-u", "-m", "pulumi.policy", address, pack_dir],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     channel = None
     try:
@@ -104,6 +104,12 @@ def analyzer(engine) -> Iterator[proto.AnalyzerStub]:
         if channel is not None:
             channel.close()
         stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def analyzer(engine) -> Iterator[proto.AnalyzerStub]:
+    address, _ = engine
+    yield from serve_pack(sys.executable, address, "policies", ROOT)
 
 
 def _struct(values: dict[str, Any]) -> struct_pb2.Struct:

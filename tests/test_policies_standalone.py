@@ -20,13 +20,12 @@ import venv
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 import yaml
 from pulumi.runtime import proto
 
-from .conftest import IN_CI, ROOT, stop_process
-from .test_policies_grpc import STARTUP_SECONDS, _first_line, analyze, check_lines, configure, engine, recs  # noqa: F401
+from .conftest import IN_CI, ROOT
+from .test_policies_grpc import analyze, check_lines, configure, engine, recs, serve_pack  # noqa: F401
 
 PACK = ROOT / "policies"
 
@@ -81,23 +80,7 @@ def standalone(engine, pack_dir) -> Iterator[proto.AnalyzerStub]:  # noqa: F811 
     address, _ = engine
     python = pack_dir / "venv" / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    process = subprocess.Popen(
-        [str(python), "-u", "-m", "pulumi.policy", address, str(pack_dir)],
-        cwd=pack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    channel = None
-    try:
-        line = _first_line(process.stdout, STARTUP_SECONDS)
-        if not line or not line.strip().isdigit():
-            process.kill()
-            pytest.fail(f"stand-alone pack did not print its port (got {line!r}); stderr:\n{process.stderr.read()}")
-        channel = grpc.insecure_channel(f"127.0.0.1:{line.strip()}")
-        grpc.channel_ready_future(channel).result(timeout=STARTUP_SECONDS)
-        yield proto.AnalyzerStub(channel)
-    finally:
-        if channel is not None:
-            channel.close()
-        stop_process(process)
+    yield from serve_pack(str(python), address, str(pack_dir), pack_dir, env)
 
 
 def test_the_fresh_venv_holds_only_the_pack_requirements(pack_dir):
