@@ -36,11 +36,11 @@ _STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{t}" for t in ("str", "seq", "map"))
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """``yaml.safe_load``'s answer, sooner: libyaml's parser (when present: five times faster than
-    the pure-Python one on a render), and strings, lists and string-keyed maps built in one
-    recursive call each. PyYAML's constructor goes through tag lookups, recursion guards and
-    generators for every node: half of ``policies.check``'s time on 1,000 objects
-    (bench/run.py). Anything else (numbers, booleans, null, merge keys, other tags) takes
-    PyYAML's own path, and an alias still yields the object its anchor built."""
+    the pure-Python one on a render), each plain scalar's tag resolved once per text, and
+    strings, lists and string-keyed maps built in one call each. PyYAML runs Python code for
+    every node (resolver, recursion guards, generators); this halves the CPU time of loading
+    1,000 objects (bench/run.py's file). Anything else (numbers, booleans, null, merge keys,
+    other tags) takes PyYAML's own path, and an alias still yields the object its anchor built."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
@@ -74,7 +74,9 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
             data: Any = {}
             self.constructed_objects[node] = data
             for key, value in node.value:
-                data[key.value] = self.construct_object(value)
+                # a string value here, without a call: most values in a manifest are strings
+                data[key.value] = (value.value if value.tag == _STR and type(value) is yaml.ScalarNode
+                                   else self.construct_object(value))
             return data
         if tag == _SEQ and kind is yaml.SequenceNode:
             data = []
