@@ -21,7 +21,7 @@ def report(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "report.json"
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--json-out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout) == json.loads(out.read_text())
