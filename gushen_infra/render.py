@@ -69,7 +69,7 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 GC_THRESHOLD0 = 50_000
 
 SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-#: libyaml's parser for the stack file: the pure-Python one took a tenth of the program's run.
+#: libyaml's parser for the stack file: the pure-Python one was a tenth of a prod run's profile.
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Apply order: what others live in or refer to comes first (as Helm orders its installs).

@@ -84,7 +84,7 @@ def get(data: Any, *path: Union[str, int]) -> Any:
             data = data[step]
         else:
             # ``type(...) is dict`` first: manifests are plain dicts, and the ABC check costs
-            # ten times as much (a fifth of the pack's time on 1,000 objects, bench/run.py).
+            # several times as much (a sixth of the pack's time on 1,000 objects, bench/run.py).
             if type(data) is not dict and not isinstance(data, Mapping):
                 return None
             data = data.get(step)
