@@ -4,14 +4,19 @@ Prints a JSON report on stdout and a short table on stderr. Every timing is the 
 ``--runs`` runs (default 5; the cheap in-process policy timings get at least 9), wall time,
 fresh processes for the floor, render and check figures:
 
-1. floor: a Python process that only imports what the program imports (pulumi and the
-   pulumi_kubernetes / pulumi_random modules a prod render loads);
+1. floors: a Python process that only imports what the program needs (``floor_user``:
+   pulumi, pulumi_random and the pulumi_kubernetes apps/v1, core/v1 and apiextensions
+   packages), and one that imports every pulumi_kubernetes / pulumi_random module a prod
+   render happens to load today (``floor``);
 2. render: ``python -m gushen_infra.render --stack prod``, without and with ``--check``
-   (policies in the same process), and their ratio to the floor;
+   (policies in the same process), and their ratios to both floors;
 3. policies: the pack on the prod render (in process, and ``python -m policies.check`` as a
    process) and on synthetic stacks of about 100, 1,000 and 5,000 objects;
-4. program: the synthetic stacks evaluated under the mocks, time per object;
-5. cold deploy: the modeled ``pulumi up`` on an empty namespace (bench/model.py).
+4. policies.check files: ``python -m policies.check`` as a process on 1,000 and 5,000 objects
+   (the prod render repeated under new names, ``synthetic.repeat``), and checkov on the
+   1,000-object file where it is installed (``--checkov``, ``$CHECKOV`` or ``checkov`` on PATH);
+5. program: the synthetic stacks evaluated under the mocks, time per object;
+6. cold deploy: the modeled ``pulumi up`` on an empty namespace (bench/model.py).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import gc
 import json
 import os
 import platform
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +36,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Optional
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -43,10 +52,22 @@ SIZES = (100, 1000, 5000)
 QUICK_SIZES = (30, 100)
 #: Rounds of the (cheap) in-process policy timings, at least.
 POLICY_ROUNDS = 9
-#: Targets of issue 7.
+#: Sizes of the manifest files ``policies.check`` (and checkov, on the first) is timed on.
+CHECK_SIZES = (1000, 5000)
+QUICK_CHECK_SIZES = (100, 200)
+#: Targets of issues 7 and 15.
 RENDER_RATIO_MAX = 1.5
 POLICIES_1000_MAX_S = 1.0
-GROWTH_1000_TO_5000_MAX = 6.0
+GROWTH_1000_TO_5000_MAX = 5.5
+CHECKOV_SPEEDUP_MIN = 20.0
+#: What the program needs from the provider SDKs: the floor that matters to a user (issue 15).
+USER_FLOOR_MODULES = (
+    "pulumi", "pulumi_random", "pulumi_kubernetes.apps.v1", "pulumi_kubernetes.core.v1",
+    "pulumi_kubernetes.apiextensions",
+)
+USER_FLOOR_CODE = "import " + ", ".join(USER_FLOOR_MODULES)
+#: checkov on one file: its Kubernetes checks, failures only, no download of Bridgecrew's policies.
+CHECKOV_ARGS = ("--framework", "kubernetes", "--quiet", "--compact", "--skip-download")
 #: Imports the floor process runs, one module name a line on stdin.
 FLOOR_CODE = "import importlib, sys\nimport pulumi\nfor m in sys.stdin.read().split():\n    importlib.import_module(m)\n"
 #: Prints the program's provider-SDK modules after a prod render (so the floor follows the code).
@@ -70,20 +91,27 @@ def process_times(
     """Wall time of each command as a fresh process, ``runs`` times (after an uncounted warm-up round if asked).
 
     Rounds interleave the commands, so a burst of load on the machine hits all of them alike
-    (the ratios matter more than the absolute times).
+    (the ratios matter more than the absolute times). Each command's CPU time (user + system,
+    the process and its children) lands under ``"<name> cpu"``: on a loaded machine it tells
+    what a process costs where wall time also counts the wait for a core.
     """
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    times: dict[str, list[float]] = {key: [] for name in commands for key in (name, f"{name} cpu")}
     for i in range(-1 if warm_up else 0, runs):
         for name, cmd in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             result = subprocess.run(
-                cmd, cwd=ROOT, input=stdin.get(name, ""), capture_output=True, text=True, timeout=300
+                cmd, cwd=ROOT, input=stdin.get(name, ""), capture_output=True, text=True, timeout=600
             )
             elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if result.returncode not in (0, 1):  # 1: a mandatory violation, still a full run
                 raise RuntimeError(f"{' '.join(cmd)} exited {result.returncode}: {result.stderr.strip()[-2000:]}")
             if i >= 0:
                 times[name].append(elapsed)
+                times[f"{name} cpu"].append(
+                    after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                )
     return times
 
 
@@ -115,8 +143,12 @@ def check_objects(docs: list[dict[str, Any]]) -> Callable[[], int]:
     return run
 
 
-def figure(times: list[float], **extra: Any) -> dict[str, Any]:
-    return {"median_s": median(times), "min_s": min(times), "runs_s": times, **extra}
+def figure(times: list[float], cpu: Optional[list[float]] = None, **extra: Any) -> dict[str, Any]:
+    """A timing's median, minimum and runs (wall), and for a process its CPU time alike."""
+    out = {"median_s": median(times), "min_s": min(times), "runs_s": times}
+    if cpu is not None:
+        out.update(cpu_median_s=median(cpu), cpu_runs_s=cpu)
+    return {**out, **extra}
 
 
 def bench_processes(runs: int, out: Path) -> dict[str, Any]:
@@ -125,10 +157,11 @@ def bench_processes(runs: int, out: Path) -> dict[str, Any]:
     py = sys.executable
     modules = floor_modules()
     render_cmd = [py, "-m", "gushen_infra.render", "--stack", "prod", "--out", str(out)]
-    log(f"processes, {runs} rounds: floor (pulumi + {len(modules)} pulumi_kubernetes/pulumi_random modules), "
-        "render, render --check, policies.check")
+    log(f"processes, {runs} rounds: floors (user: {len(USER_FLOOR_MODULES)} imports; pulumi + {len(modules)} "
+        "pulumi_kubernetes/pulumi_random modules), render, render --check, policies.check")
     times = process_times(
         {
+            "floor_user": [py, "-c", USER_FLOOR_CODE],
             "floor": [py, "-c", FLOOR_CODE],
             "render": render_cmd,
             "render_check": [*render_cmd, "--check"],
@@ -137,13 +170,79 @@ def bench_processes(runs: int, out: Path) -> dict[str, Any]:
         runs,
         stdin={"floor": "\n".join(modules)},
     )
-    f = median(times["floor"])
+    f, user = median(times["floor"]), median(times["floor_user"])
+    user_cpu = median(times["floor_user cpu"])
     return {
-        "floor": figure(times["floor"], modules=len(modules) + 1),
-        **{name: figure(times[name], ratio_to_floor=median(times[name]) / f) for name in ("render", "render_check")},
-        "policies_check_process": figure(times["check"]),
+        "floor_user": figure(times["floor_user"], times["floor_user cpu"], imports=list(USER_FLOOR_MODULES)),
+        "floor": figure(times["floor"], times["floor cpu"], modules=len(modules) + 1),
+        **{
+            name: figure(times[name], times[f"{name} cpu"], ratio_to_floor=median(times[name]) / f,
+                         ratio_to_user_floor=median(times[name]) / user,
+                         cpu_ratio_to_user_floor=median(times[f"{name} cpu"]) / user_cpu)
+            for name in ("render", "render_check")
+        },
+        "policies_check_process": figure(times["check"], times["check cpu"]),
         "render_then_check_process_s": median(times["render"]) + median(times["check"]),
     }
+
+
+def find_checkov(given: Optional[str]) -> Optional[str]:
+    """checkov's executable: ``--checkov``, else ``$CHECKOV``, else ``checkov`` on PATH; ``None`` if absent."""
+    for source, candidate in (("--checkov", given), ("$CHECKOV", os.environ.get("CHECKOV"))):
+        if candidate:
+            found = shutil.which(candidate)
+            if not found:
+                raise SystemExit(f"bench/run.py: {source} {candidate}: no such executable")
+            return found
+    return shutil.which("checkov")
+
+
+def bench_check_files(
+    docs: list[dict[str, Any]], sizes: Sequence[int], runs: int, tmp: Path,
+    checkov: Optional[str], checkov_runs: int,
+) -> dict[str, Any]:
+    """``python -m policies.check`` as a process on files of ``sizes`` objects, and checkov on the first.
+
+    Both read the same YAML file from disk: process start, imports and YAML parsing count.
+    """
+    py = sys.executable
+    files: dict[int, Path] = {}
+    for size in sizes:
+        files[size] = tmp / f"manifests-{size}.yaml"
+        with files[size].open("w") as handle:
+            yaml.dump_all(synthetic.repeat(docs, size), handle, Dumper=render.SafeDumper,
+                                 sort_keys=False, default_flow_style=False, width=120)
+    log(f"policies.check processes on {', '.join(map(str, sizes))} objects, {runs} rounds")
+    times = process_times({str(n): [py, "-m", "policies.check", str(files[n])] for n in sizes}, runs, stdin={})
+    rows = []
+    for n in sizes:
+        rows.append({"objects": n, "bytes": files[n].stat().st_size, **figure(times[str(n)], times[f"{n} cpu"]),
+                     "ms_per_object": 1000 * median(times[str(n)]) / n})
+    for prev, row in zip(rows, rows[1:]):
+        row["growth_vs_previous"] = row["median_s"] / prev["median_s"]
+        row["objects_growth"] = row["objects"] / prev["objects"]
+    first = rows[0]
+    result: dict[str, Any] = {"files": rows}
+    if checkov is None:
+        note = "checkov not found (pass --checkov PATH, set $CHECKOV, or put checkov on PATH)"
+        log(f"checkov: skipped, {note}")
+        result["checkov"] = {"skipped": note}
+        return result
+    version = subprocess.run([checkov, "--version"], capture_output=True, text=True, timeout=120).stdout.strip()
+    log(f"checkov {version} on {first['objects']} objects, {checkov_runs} rounds (policies.check interleaved)")
+    paired = process_times(
+        {"check": [py, "-m", "policies.check", str(files[first["objects"]])],
+         "checkov": [checkov, "-f", str(files[first["objects"]]), *CHECKOV_ARGS]},
+        checkov_runs, stdin={},
+    )
+    result["checkov"] = {
+        "path": checkov, "version": version, "objects": first["objects"], "args": list(CHECKOV_ARGS),
+        **figure(paired["checkov"], paired["checkov cpu"]),
+        "policies_check": figure(paired["check"], paired["check cpu"]),
+        "speedup": median(paired["checkov"]) / median(paired["check"]),
+        "cpu_speedup": median(paired["checkov cpu"]) / median(paired["check cpu"]),
+    }
+    return result
 
 
 def bench_scale(sizes: Sequence[int], runs: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -188,30 +287,55 @@ def bench_prod(runs: int) -> dict[str, Any]:
     return {
         "policies": {"objects": len(docs), **figure(times)},
         "cold_deploy": {**plan.as_dict(), "timing": vars(model.Timing())},
+        "docs": docs,
     }
 
 
 def targets(report: dict[str, Any]) -> dict[str, Optional[bool]]:
     by_target = {row["target"]: row for row in report["policies"]["synthetic"]}
     p1000, p5000 = by_target.get(1000), by_target.get(5000)
+    checkov = report["policies_check_files"]["checkov"]
     return {
+        "render_check_within_1_5x_user_floor": report["render_check"]["ratio_to_user_floor"] <= RENDER_RATIO_MAX,
         "render_check_within_1_5x_floor": report["render_check"]["ratio_to_floor"] <= RENDER_RATIO_MAX,
         "policies_1000_under_1s": p1000["median_s"] < POLICIES_1000_MAX_S if p1000 else None,
-        "policies_growth_1000_to_5000_within_6x": (
+        "policies_growth_1000_to_5000_within_5_5x": (
             p5000["median_s"] / p1000["median_s"] <= GROWTH_1000_TO_5000_MAX if p1000 and p5000 else None
+        ),
+        "policies_check_1000_20x_faster_than_checkov": (
+            checkov["speedup"] >= CHECKOV_SPEEDUP_MIN if "speedup" in checkov and checkov["objects"] == 1000 else None
         ),
     }
 
 
+def checkov_line(checkov: dict[str, Any]) -> str:
+    if "skipped" in checkov:
+        return f"checkov: skipped ({checkov['skipped']})"
+    return (f"checkov {checkov['version']}, {checkov['objects']:,} objects: {checkov['median_s']:.2f}s vs "
+            f"{checkov['policies_check']['median_s']:.2f}s for policies.check: {checkov['speedup']:.1f}x "
+            f"({checkov['cpu_speedup']:.1f}x in CPU time)")
+
+
 def table(report: dict[str, Any]) -> str:
     lines = [
-        f"{'figure':<44}{'median':>10}{'ratio':>9}",
-        f"{'floor (imports only)':<44}{report['floor']['median_s']:>9.2f}s{1:>9.2f}",
-        f"{'render prod':<44}{report['render']['median_s']:>9.2f}s{report['render']['ratio_to_floor']:>9.2f}",
-        f"{'render prod --check (policies in process)':<44}{report['render_check']['median_s']:>9.2f}s"
-        f"{report['render_check']['ratio_to_floor']:>9.2f}",
+        "wall time, medians (CPU time in the JSON: cpu_median_s)",
+        f"{'figure':<44}{'median':>10}{'/user':>9}{'/floor':>9}{'cpu/user':>10}",
+        f"{'floor, user (what the program needs)':<44}{report['floor_user']['median_s']:>9.2f}s{1:>9.2f}",
+        f"{'floor (every provider module a render loads)':<44}{report['floor']['median_s']:>9.2f}s{'':>9}{1:>9.2f}",
+        *(
+            f"{label:<44}{report[key]['median_s']:>9.2f}s{report[key]['ratio_to_user_floor']:>9.2f}"
+            f"{report[key]['ratio_to_floor']:>9.2f}{report[key]['cpu_ratio_to_user_floor']:>10.2f}"
+            for key, label in (("render", "render prod"), ("render_check", "render prod --check (policies in process)"))
+        ),
         f"{'policies.check process, prod':<44}{report['policies_check_process']['median_s']:>9.2f}s",
         f"{'policies in process, prod':<44}{report['policies']['prod']['median_s'] * 1000:>8.1f}ms",
+        *(
+            f"{'policies.check process, ' + format(row['objects'], ',') + ' objects':<44}{row['median_s']:>9.2f}s"
+            f"  {row['ms_per_object']:.2f} ms/object" + (f", growth {row['growth_vs_previous']:.2f}x"
+                                                        if "growth_vs_previous" in row else "")
+            for row in report["policies_check_files"]["files"]
+        ),
+        checkov_line(report["policies_check_files"]["checkov"]),
         "",
         f"{'objects':>8}{'program':>10}{'ms/obj':>8}{'growth':>8}{'policies':>10}{'obj/s':>9}{'growth':>8}",
     ]
@@ -240,24 +364,40 @@ def main(argv: Optional[list[str]] = None) -> int:
         "--quick", action="store_true", help=f"smoke run: stacks of {QUICK_SIZES} objects, 3 runs"
     )
     parser.add_argument("--json-out", type=Path, help="also write the JSON report to this file")
+    parser.add_argument(
+        "--checkov", metavar="PATH", help="checkov executable to compare with (default: $CHECKOV, else checkov on PATH)"
+    )
+    parser.add_argument("--no-checkov", action="store_true", help="skip the checkov comparison")
+    parser.add_argument(
+        "--checkov-runs", type=int, default=3, help="rounds of the checkov comparison, medians reported (default 3)"
+    )
     args = parser.parse_args(argv)
     runs = args.runs if args.runs is not None else (3 if args.quick else 5)
     if runs < 1:
         parser.error(f"--runs must be at least 1, got {runs}")
+    if args.checkov_runs < 1:
+        parser.error(f"--checkov-runs must be at least 1, got {args.checkov_runs}")
+    checkov = None if args.no_checkov else find_checkov(args.checkov)
     sizes = QUICK_SIZES if args.quick else SIZES
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gushen-bench-") as tmp:
         report: dict[str, Any] = {
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                        "load_average": list(os.getloadavg())},
             "runs": runs,
             "quick": args.quick,
             **bench_processes(runs, Path(tmp)),
         }
-    prod = bench_prod(runs)
+        prod = bench_prod(runs)
+        report["policies_check_files"] = bench_check_files(
+            prod.pop("docs"), QUICK_CHECK_SIZES if args.quick else CHECK_SIZES, runs, Path(tmp), checkov,
+            args.checkov_runs,
+        )
     program, scaled = bench_scale(sizes, runs)
     report.update(program=program, policies={"prod": prod["policies"], "synthetic": scaled},
                   cold_deploy=prod["cold_deploy"])
     report["targets"] = targets(report)
+    report["machine"]["load_average_after"] = list(os.getloadavg())
     report["elapsed_s"] = time.perf_counter() - started
     text = json.dumps(report, indent=2)
     if args.json_out:

@@ -9,6 +9,7 @@ makes the cross-resource policies (selector and reference lookups) work for thei
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -83,3 +84,30 @@ def program(copies: int) -> Callable[[], None]:
 def run(copies: int, root: Path = render.ROOT) -> list[render.Recorded]:
     """Every registration of a ``copies``-copy stack, recorded under the mocks (prod settings)."""
     return render.run_program("prod", root, program=program(copies))
+
+
+def repeat(docs: list[dict[str, Any]], objects: int) -> list[dict[str, Any]]:
+    """``objects`` manifests: ``docs`` (a render) over and over, each copy under new names.
+
+    Copy 0 is ``docs`` as they are; copy ``i`` moves every namespaced object to the namespace
+    ``<namespace>-<i:04d>`` and renames every cluster-scoped one (the Namespace itself
+    included) ``<name>-<i:04d>``, so no two objects share a kind, namespace and name. The
+    last copy is cut short at ``objects``. This is the file ``policies.check`` and checkov are
+    timed on (bench/run.py): a real render's manifests, at a size a render does not reach.
+    """
+    if not docs:
+        raise ValueError("nothing to repeat: the render has no objects")
+    out: list[dict[str, Any]] = []
+    copy_number = 0
+    while len(out) < objects:
+        for doc in docs[: objects - len(out)]:
+            doc = copy.deepcopy(doc)
+            meta = doc.setdefault("metadata", {})
+            if copy_number:
+                if meta.get("namespace"):
+                    meta["namespace"] = f"{meta['namespace']}-{copy_number:04d}"
+                else:
+                    meta["name"] = f"{meta['name']}-{copy_number:04d}"
+            out.append(doc)
+        copy_number += 1
+    return out

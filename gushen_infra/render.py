@@ -24,12 +24,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import pulumi
-import yaml
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import get_root_resource
+#: What ``import pulumi`` loads that a render never uses: the Automation API and dynamic
+#: providers (with dill), a tenth of importing the SDK (bench/run.py, ``-X importtime``).
+DEFERRED_MODULES = frozenset({"pulumi.automation", "pulumi.dynamic"})
 
-from . import config
+
+class _Deferred:
+    """Loads :data:`DEFERRED_MODULES` on first attribute access (``importlib.util.LazyLoader``), not on import."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in DEFERRED_MODULES:
+            return None
+        import importlib.util
+
+        for finder in sys.meta_path:
+            spec = None if finder is _Deferred else finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = importlib.util.LazyLoader(spec.loader)
+                return spec
+        return None
+
+
+if __name__ == "__main__":  # the render's own process (python -m): not a test or the bench importing it
+    sys.meta_path.insert(0, _Deferred)  # type: ignore[arg-type]
+
+import pulumi  # noqa: E402
+import yaml  # noqa: E402
+from pulumi.runtime.mocks import MockMonitor  # noqa: E402
+from pulumi.runtime.settings import get_root_resource  # noqa: E402
+
+from . import config  # noqa: E402
 
 PROJECT = "gushen-infra"
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +69,8 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 GC_THRESHOLD0 = 50_000
 
 SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+#: libyaml's parser for the stack file: the pure-Python one was a tenth of a prod run's profile.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Apply order: what others live in or refer to comes first (as Helm orders its installs).
 KIND_ORDER = [
@@ -127,7 +154,7 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
-class _StackFileLoader(yaml.SafeLoader):
+class _StackFileLoader(SafeLoader):  # libyaml's parser where installed: the render's own time
     """YAML as the Pulumi CLI reads a stack file: a key set twice in one mapping is an error.
 
     The CLI reads ``Pulumi.<stack>.yaml`` with gopkg.in/yaml.v3 (pulumi/pulumi

@@ -83,14 +83,16 @@ def get(data: Any, *path: Union[str, int]) -> Any:
                 return None
             data = data[step]
         else:
-            if not isinstance(data, Mapping):
+            # ``type(...) is dict`` first: manifests are plain dicts, and the ABC check costs
+            # several times as much (a sixth of the pack's time on 1,000 objects, bench/run.py).
+            if type(data) is not dict and not isinstance(data, Mapping):
                 return None
             data = data.get(step)
     return data
 
 
 def mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def items(value: Any) -> list[Any]:

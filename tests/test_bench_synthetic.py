@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 import pytest
@@ -42,3 +43,27 @@ def test_copies_pass_every_policy_but_node_capacity(three):
 @pytest.mark.parametrize("objects, copies", [(1, 1), (100, 14), (1000, 143), (5000, 714)])
 def test_copies_for_a_target_size(objects, copies):
     assert synthetic.copies_for(objects, per_copy=7) == copies
+
+
+def test_repeat_gives_that_many_objects_each_copy_under_new_names(three):
+    docs = render.manifests(three)
+    before = copy.deepcopy(docs)
+    objects = 2 * len(docs) + 5
+    out = synthetic.repeat(docs, objects)
+    assert len(out) == objects
+    assert out[: len(docs)] == docs  # copy 0 is the render itself
+    ids = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in out]
+    assert len(set(ids)) == objects
+    copy_1 = out[len(docs): 2 * len(docs)]
+    for original, copied in zip(docs, copy_1):
+        meta, new = original["metadata"], copied["metadata"]
+        if meta.get("namespace"):
+            assert (new["namespace"], new["name"]) == (f"{meta['namespace']}-0001", meta["name"])
+        else:
+            assert new["name"] == f"{meta['name']}-0001"
+        assert {k: v for k, v in copied.items() if k != "metadata"} == {
+            k: v for k, v in original.items() if k != "metadata"
+        }
+    assert docs == before  # the render's own manifests are left alone
+    with pytest.raises(ValueError, match="nothing to repeat"):
+        synthetic.repeat([], 10)
