@@ -46,7 +46,7 @@ def test_make_deps_covers_every_binary_a_test_requires():
 
 def test_make_deps_installs_only_what_is_missing():
     result = subprocess.run(
-        ["make", "-o", ".venv/.installed-stamp", "deps", "DEPS=no-such-binary-x:pkg-x sh:dash no-such-binary-y:pkg-y",
+        ["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "deps", "DEPS=no-such-binary-x:pkg-x sh:dash no-such-binary-y:pkg-y",
          "APT=echo apt-get", "SUDO="],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
@@ -60,7 +60,7 @@ def test_make_deps_installs_only_what_is_missing():
 
 def test_nothing_to_install_says_so():
     result = subprocess.run(
-        ["make", "-o", ".venv/.installed-stamp", "deps", "DEPS=sh:dash", "APT=false", "SUDO="],
+        ["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "deps", "DEPS=sh:dash", "APT=false", "SUDO="],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0 and result.stdout.strip() == "deps: every binary the live tests need is installed"

@@ -57,7 +57,7 @@ def test_bad_policy_config_exits_2_before_anything_is_written(tmp_path, content,
 
 def make_render_command(*variables: str) -> list[str]:
     """The render command ``make render`` runs (``make -n``: printed, not run, nothing installed)."""
-    result = subprocess.run(["make", "-n", "render", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["make", "--no-print-directory", "-n", "render", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "gushen_infra.render" in line]
     assert len(lines) == 1, result.stdout
