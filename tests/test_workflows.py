@@ -1,6 +1,6 @@
 """The GitHub workflows: valid against GitHub's workflow schema, and wired as the team relies on.
 
-Jobs that talk to the cluster join the tailnet, write the kubeconfig owner-only, log in to
+Jobs that talk to the cluster join the tailnet, take the cluster from the stack config, log in to
 Pulumi Cloud with a short-lived OIDC token and run the CLI at the SDK's version; forks get a
 notice; the drift check is wired exactly like the deploy; the test workflow lays out
 ``../shared`` from pinned, checksummed upstream files so no test skips on GitHub.
@@ -143,17 +143,14 @@ def test_cluster_jobs_join_the_tailnet_as_an_ephemeral_tagged_node_first(name):
 
 
 @pytest.mark.parametrize("name", sorted(CLUSTER))
-def test_the_kubeconfig_comes_from_a_secret_into_an_owner_only_file(name):
+def test_the_cluster_comes_from_the_stack_config_never_from_the_runner(name):
+    """Prod is an explicit-cluster stack: its kubeconfig is Pulumi secret config (encrypted in
+    Pulumi.prod.yaml) and its context is named, so no job writes or exports a kubeconfig: config
+    validation requires the stack's own, so one the runner exported would never be used."""
     job = cluster_job(name)
-    i = index(job, lambda s: "KUBECONFIG=" in s.get("run", ""))
-    kube = job["steps"][i]
-    assert kube["env"] == {"K3S_KUBECONFIG": "${{ secrets.K3S_KUBECONFIG }}"}
-    script = kube["run"]
-    assert script.index("umask 077") < script.index('> "$RUNNER_TEMP/kubeconfig"')
-    assert 'chmod 600 "$RUNNER_TEMP/kubeconfig"' in script
-    assert 'echo "KUBECONFIG=$RUNNER_TEMP/kubeconfig" >> "$GITHUB_ENV"' in script
-    assert "${{ secrets" not in script, "the secret reaches the script through env, never inlined"
-    assert i < index(job, lambda s: "pulumi preview" in s.get("run", "") or s.get("with", {}).get("command"))
+    assert not any("KUBECONFIG" in json.dumps(s) for s in job["steps"])
+    stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    assert stack["gushen:explicitCluster"] is True and stack["gushen:kubeContext"]
 
 
 @pytest.mark.parametrize("name", sorted(CLUSTER))
@@ -242,7 +239,7 @@ def _wiring(job: dict) -> list[Any]:
     """Every step that sets up the runner, with its inputs: checkout to CLI install."""
     keep = []
     for s in job["steps"]:
-        if s.get("uses") or "KUBECONFIG=" in s.get("run", "") or "requirements.txt" in s.get("run", ""):
+        if s.get("uses") or "requirements.txt" in s.get("run", ""):
             keep.append({k: v for k, v in s.items() if k != "name"}
                         | ({"with": {k: v for k, v in s["with"].items() if k == "pulumi-version"}}
                            if s.get("uses", "").startswith("pulumi/actions@") else {}))
