@@ -60,6 +60,20 @@ def epoch_of(cluster: Cluster, master: int) -> str:
     return f"{epoch} {LOOPBACK} {cluster.nodes[master].port}"
 
 
+def fail_over_from_redis0(cluster: Cluster, writer: Writer) -> tuple[int, str]:
+    """Kill redis-0's pod (the master) and wait for writes on the promoted replica: its ordinal,
+    and the newest configuration as the surviving pods keep it on their PVCs."""
+    killed_at = time.monotonic()
+    cluster.stop_pod(0)
+    writer.wait_acked_after(killed_at, "writes after the failover")
+    promoted = cluster.served_by(cluster.through_proxy())
+    newest = epoch_of(cluster, promoted)
+    assert not newest.startswith("0 ")
+    wait_for("the other Sentinels remember the failover on their PVCs",
+             lambda: cluster.state(1) == cluster.state(2) == newest)
+    return promoted, newest
+
+
 def server_log_from(cluster: Cluster, i: int, offset: int) -> str:
     return (cluster.nodes[i].root / "server.log").read_text()[offset:]
 
@@ -125,14 +139,7 @@ def test_3_everything_restarts_after_a_failover(cluster, capsys):
     """The pod of redis-0 (master) dies, a replica is promoted and takes writes, then every pod
     restarts at once with fresh emptyDirs. redis-0's PVC still says it is the master (epoch 0)."""
     writer = Writer.running(cluster)
-    killed_at = time.monotonic()
-    cluster.stop_pod(0)
-    writer.wait_acked_after(killed_at, "writes after the failover")
-    promoted = cluster.served_by(cluster.through_proxy())
-    newest = epoch_of(cluster, promoted)
-    assert not newest.startswith("0 ")
-    wait_for("the other Sentinels remember the failover on their PVCs",
-             lambda: cluster.state(1) == cluster.state(2) == newest)
+    promoted, _ = fail_over_from_redis0(cluster, writer)
     assert cluster.state(0) == f"0 {LOOPBACK} {cluster.nodes[0].port}", "redis-0's pod missed the failover"
     restarted_at = time.monotonic()
     restart_everything(cluster)
@@ -229,12 +236,7 @@ def test_7_sentinels_that_disagree_at_start_up_follow_the_highest_epoch(cluster,
     with redis-0's first and alone, so it starts on its stale view; then the others, and redis-0's
     server. Everyone must follow the newest configuration, not the first Sentinel that answers."""
     writer = Writer.running(cluster)
-    killed_at = time.monotonic()
-    cluster.stop_pod(0)
-    writer.wait_acked_after(killed_at, "writes after the failover")
-    promoted = cluster.served_by(cluster.through_proxy())
-    newest = epoch_of(cluster, promoted)
-    wait_for("the failover on the other PVCs", lambda: cluster.state(1) == cluster.state(2) == newest)
+    promoted, newest = fail_over_from_redis0(cluster, writer)
     log_from = log_size(cluster, 0)
     for i in (1, 2):
         node = cluster.nodes[i]
