@@ -33,10 +33,15 @@ def cluster(rendered: Rendered, tmp_path: Path) -> Iterator[Cluster]:
         yield bring_up(c)
 
 
-def report(capsys, scenario: str, writer: Writer, lost: list[str], extra: str = "") -> None:
+def account(cluster: Cluster, writer: Writer, capsys, scenario: str, extra: str = "") -> None:
+    """Stop the writer, print the scenario's longest write gap, and assert that no acknowledged
+    write is missing on the master or any replica."""
+    writer.stop()
+    lost = lost_anywhere(cluster, writer)
     with capsys.disabled():
         print(f"\n[redis scenario] {scenario}: longest write gap {writer.longest_gap():.2f}s; "
               f"acknowledged {len(writer.acked)}, lost {len(lost)}{extra}")
+    assert lost == []
 
 
 def master_of_all(cluster: Cluster, timeout: float = 60) -> int:
@@ -102,10 +107,7 @@ def test_1_master_crash_fails_over(cluster, capsys):
     # The old master, restarted by its startup script, rejoins as a replica of the new one.
     cluster.start_server(0, alone=False)
     wait_for("redis-0 in sync with the new master", lambda: cluster.replica_in_sync(0, promoted), 30)
-    writer.stop()
-    lost = lost_anywhere(cluster, writer)
-    report(capsys, "1 master crash", writer, lost, f"; writes again {recovered_at - killed_at:.2f}s after the kill")
-    assert lost == []
+    account(cluster, writer, capsys, "1 master crash", f"; writes again {recovered_at - killed_at:.2f}s after the kill")
     assert writer.longest_gap() < FAILOVER_BUDGET_SECONDS
     assert promoted in (1, 2) and cluster.masters() == [promoted]
     for _ in range(5):  # every new connection through redis-service reaches the one master
@@ -126,10 +128,7 @@ def test_2_master_crash_with_immediate_restart(cluster, capsys):
     promoted = new_master(cluster, 0)
     writer.wait_acked_after(killed_at, "writes after the failover")
     wait_for("redis-0 in sync with the new master", lambda: cluster.replica_in_sync(0, promoted), 60)
-    writer.stop()
-    lost = lost_anywhere(cluster, writer)
-    report(capsys, "2 crash + immediate restart", writer, lost)
-    assert lost == []
+    account(cluster, writer, capsys, "2 crash + immediate restart")
     assert writer.longest_gap() < FAILOVER_BUDGET_SECONDS
     log = (cluster.nodes[0].root / "server.log").read_text()
     assert "waiting for a failover" in log and "starting as master" not in log.split("waiting for a failover")[-1]
@@ -145,10 +144,7 @@ def test_3_everything_restarts_after_a_failover(cluster, capsys):
     restart_everything(cluster)
     writer.wait_acked_after(restarted_at, "writes after the restart")
     master = master_of_all(cluster)
-    writer.stop()
-    lost = lost_anywhere(cluster, writer)
-    report(capsys, "3 all restart after a failover", writer, lost)
-    assert lost == []
+    account(cluster, writer, capsys, "3 all restart after a failover")
     assert master == promoted, "the newest master (highest config epoch) is master again"
 
 
@@ -161,10 +157,7 @@ def test_4_everything_restarts_while_a_replica_lags(cluster, capsys):
     restart_everything(cluster, order=(2, 1, 0))  # the lagging pod first
     writer.wait_acked_after(restarted_at, "writes after the restart")
     master = master_of_all(cluster)
-    writer.stop()
-    lost = lost_anywhere(cluster, writer)
-    report(capsys, "4 all restart while a replica lags", writer, lost)
-    assert lost == []
+    account(cluster, writer, capsys, "4 all restart while a replica lags")
     assert master == 0
 
 
@@ -196,10 +189,7 @@ def test_5_a_hung_master_is_cut_off_and_rejoins_as_a_replica(cluster, rendered, 
     assert isinstance(refused.value, redis_py.ReadOnlyError) or str(refused.value).startswith("NOREPLICAS"), refused.value
     wait_for("redis-0 a replica of the new master", lambda: cluster.replica_in_sync(0, promoted), 40)
     assert cluster.node(promoted).get("second-master") is None
-    writer.stop()
-    lost = lost_anywhere(cluster, writer)
-    report(capsys, "5 hung master", writer, lost, f"; its proxied client cut after {disconnected:.2f}s")
-    assert lost == []
+    account(cluster, writer, capsys, "5 hung master", f"; its proxied client cut after {disconnected:.2f}s")
     assert cluster.masters() == [promoted]
 
 
@@ -224,10 +214,7 @@ def test_6_rolling_restart_in_statefulset_order(cluster, rendered, capsys):
     settled_at = time.monotonic()
     writer.wait_acked_after(settled_at, "writes after the roll")
     master = master_of_all(cluster)
-    writer.stop()
-    lost = lost_anywhere(cluster, writer)
-    report(capsys, "6 rolling restart", writer, lost)
-    assert lost == []
+    account(cluster, writer, capsys, "6 rolling restart")
     assert master != 0, "redis-0, the master, handed over before it stopped"
 
 
@@ -259,10 +246,7 @@ def test_7_sentinels_that_disagree_at_start_up_follow_the_highest_epoch(cluster,
     wait_for("every Sentinel on the newest master", agree, 40, interval=0.5)
     wait_for("redis-0's PVC updated by its Sentinel", lambda: cluster.state(0) == newest)
     writer.wait_acked_after(time.monotonic(), "writes after the Sentinels' restart")
-    writer.stop()
-    lost = lost_anywhere(cluster, writer)
-    report(capsys, "7 Sentinels disagree at start-up", writer, lost)
-    assert lost == []
+    account(cluster, writer, capsys, "7 Sentinels disagree at start-up")
     log = server_log_from(cluster, 0, log_from)
     assert f"starting as replica of {LOOPBACK} {cluster.nodes[promoted].port}" in log
     assert "starting as master" not in log
