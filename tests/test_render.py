@@ -69,6 +69,12 @@ def test_apply_order_puts_what_others_need_first(rendered):
     assert all(kinds.index(k) < first_workload for k in ("Secret", "ConfigMap", "Service"))
 
 
+def test_the_same_stack_renders_the_same_file_whatever_order_registrations_complete_in(prod):
+    docs = render.manifests(prod.resources)
+    assert render.manifests(reversed(prod.resources)) == docs
+    assert len({(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs}) == len(docs)
+
+
 def test_secrets_are_placeholders_never_real_values(rendered):
     secret = next(d for d in rendered if d["kind"] == "Secret" and d["metadata"]["name"] == "ai-qtrd-secrets")
     for key, value in secret["stringData"].items():
