@@ -17,9 +17,8 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from . import config, workload
+from . import config, kinds, workload
 from .backend import BackendService
 from .frontend import FrontendService
 from .redis import RedisCluster
@@ -215,10 +214,8 @@ class NetworkIsolation(pulumi.ComponentResource):
         self.register_outputs({"policy_names": self.policy_names})
 
     def _policy(self, namespace: pulumi.Input[str], name: str, spec: Json, labels: Optional[AppLabels] = None) -> None:
-        k8s.networking.v1.NetworkPolicy(
-            name,
-            metadata=workload.metadata(name, namespace, labels or AppLabels(name, "network")),
-            spec=spec,
-            opts=pulumi.ResourceOptions(parent=self),
+        kinds.register(
+            kinds.NETWORK_POLICY, name, workload.metadata(name, namespace, labels or AppLabels(name, "network")),
+            spec, pulumi.ResourceOptions(parent=self),
         )
         self.policy_names.append(name)
