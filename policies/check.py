@@ -18,14 +18,21 @@ violations are a JSON array and an input or config error is a JSON object
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
+
+if __name__ == "__main__":
+    # One short process whose objects all live until it exits: the collector's passes would only
+    # re-walk every manifest loaded so far, freeing nothing (peak RSS alike on 5,000 objects).
+    gc.disable()
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
+from . import yamldocs
 from .base import Obj
 from .catalog import RULES, evaluate
 from .config import PolicyConfigError, resolve
@@ -35,65 +42,10 @@ class InputError(Exception):
     """An input file that cannot be read or holds something other than Kubernetes objects."""
 
 
-_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{t}" for t in ("str", "seq", "map"))
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """``yaml.safe_load``'s answer, sooner: libyaml's parser (when present: five times faster than
-    the pure-Python one on a render), each plain scalar's tag resolved once per text, and
-    strings, lists and string-keyed maps built in one call each. PyYAML runs Python code for
-    every node (resolver, recursion guards, generators); this halves the CPU time of loading
-    1,000 objects (bench/run.py's file). Anything else (numbers, booleans, null, merge keys,
-    other tags) takes PyYAML's own path, and an alias still yields the object its anchor built."""
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._tags: dict[str, str] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        """A plain scalar's tag depends on its text alone (SafeLoader has no path resolvers), and
-        manifests repeat the same keys and values over and over: resolve each text once."""
-        if kind is not yaml.ScalarNode or not implicit[0]:
-            return super().resolve(kind, value, implicit)
-        tag = self._tags.get(value)
-        if tag is None:
-            tag = self._tags[value] = super().resolve(kind, value, implicit)
-        return tag
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        """Path resolvers only (SafeLoader has none): nothing to track, for every node."""
-
-    def ascend_resolver(self) -> None:
-        """See :meth:`descend_resolver`."""
-
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        tag, kind = node.tag, type(node)
-        if tag == _STR and kind is yaml.ScalarNode:
-            return node.value
-        built = self.constructed_objects.get(node)
-        if built is not None:
-            return built
-        if tag == _MAP and kind is yaml.MappingNode and all(k.tag == _STR and type(k) is yaml.ScalarNode
-                                                             for k, _ in node.value):
-            data: Any = {}
-            self.constructed_objects[node] = data
-            for key, value in node.value:
-                # a string value here, without a call: most values in a manifest are strings
-                data[key.value] = (value.value if value.tag == _STR and type(value) is yaml.ScalarNode
-                                   else self.construct_object(value))
-            return data
-        if tag == _SEQ and kind is yaml.SequenceNode:
-            data = []
-            self.constructed_objects[node] = data
-            data.extend([self.construct_object(child) for child in node.value])
-            return data
-        return super().construct_object(node, deep)
-
-
 def _documents(path: str) -> Iterator[Any]:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        yield from yaml.load_all(text, Loader=_Loader)
+        yield from yamldocs.load_all(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from exc
     except yaml.YAMLError as exc:
