@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +52,14 @@ def test_processes_report_their_cpu_time_too(report):
         cpu = sorted(figure["cpu_runs_s"])
         assert len(cpu) == len(figure["runs_s"]) and all(t > 0 for t in cpu)
         assert figure["cpu_median_s"] == cpu[len(cpu) // 2]
+
+
+def test_the_project_is_timed_from_cached_bytecode_like_the_floors_packages(report):
+    # with PYTHONDONTWRITEBYTECODE set, every render would otherwise recompile the project
+    assert report["machine"]["bytecode"]["precompiled"] == list(bench.PROJECT_PACKAGES)
+    for package in bench.PROJECT_PACKAGES:
+        for source in (ROOT / package).glob("*.py"):
+            assert Path(importlib.util.cache_from_source(str(source))).is_file(), source
 
 
 def test_ratios_are_to_both_import_floors(report):
