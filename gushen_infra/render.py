@@ -50,7 +50,7 @@ if __name__ == "__main__":  # the render's own process (python -m): not a test o
     sys.meta_path.insert(0, _Deferred)  # type: ignore[arg-type]
     # A render is one short process whose cyclic garbage is small (peak RSS 87 MB with or without
     # the collector), but the collector's full passes re-walk every type the provider SDK defines:
-    # a tenth of the run (bench/run.py). Tests and the bench import this module and keep it.
+    # about 9 % of the run. Tests and the bench import this module and keep the collector.
     gc.disable()
 
 import pulumi  # noqa: E402

@@ -21,21 +21,21 @@ import argparse
 import gc
 import json
 import sys
-
-if __name__ == "__main__":
-    # One short process whose objects all live until it exits: the collector's passes would only
-    # re-walk every manifest loaded so far, freeing nothing (peak RSS alike on 5,000 objects).
-    gc.disable()
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
+if __name__ == "__main__":  # its own process (python -m), not a test or the render importing it
+    # One short process whose objects all live until it exits: the collector's passes would only
+    # re-walk every manifest loaded so far, freeing nothing (peak RSS alike on 5,000 objects).
+    gc.disable()
 
-from . import yamldocs
-from .base import Obj
-from .catalog import RULES, evaluate
-from .config import PolicyConfigError, resolve
+import yaml  # noqa: E402
+
+from . import yamldocs  # noqa: E402
+from .base import Obj  # noqa: E402
+from .catalog import RULES, evaluate  # noqa: E402
+from .config import PolicyConfigError, resolve  # noqa: E402
 
 
 class InputError(Exception):

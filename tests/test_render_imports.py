@@ -3,6 +3,7 @@ wait until something uses them (gushen_infra/render.py, ``DEFERRED_MODULES``).""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -44,5 +45,7 @@ def test_a_render_process_defers_what_it_never_uses_and_a_later_use_still_loads_
 
 
 def test_importing_the_render_module_changes_no_import_machinery():
-    # tests and the bench import gushen_infra.render: only its own process defers modules
+    # tests and the bench import gushen_infra.render: only its own process defers modules and
+    # switches the cyclic collector off (the bench's 5,000-object stacks need it)
     assert render._Deferred not in sys.meta_path
+    assert gc.isenabled()
