@@ -62,7 +62,7 @@ def adopting(monkeypatch_module) -> list[Recorded]:
 def monkeypatch_module():
     # The stack file carries no secrets; the render fills required ones with placeholders.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(config, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
+        mp.setattr(config.keys, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
         yield mp
 
 
@@ -230,7 +230,7 @@ def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting
 
 
 def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets(monkeypatch):
-    monkeypatch.setattr(config, "REQUIRED_SECRETS", REQUIRED_SECRETS)
+    monkeypatch.setattr(config.keys, "REQUIRED_SECRETS", REQUIRED_SECRETS)
     with pytest.raises(config.ConfigError) as err:
         run_stack("prod", {"adopt": {"enabled": True}})
     problems = "\n".join(err.value.problems)
