@@ -68,6 +68,13 @@ def with_(path: str, value: Any) -> dict[str, Any]:
     return {top: tree}
 
 
+def renamed_node(tier: str, new: str) -> dict[str, Any]:
+    """A tier's node renamed where the stack file names it: its declaration and the tier's reference."""
+    old = prod_values()["nodes"][tier]
+    declared = {new if name == old else name: spec for name, spec in prod_values()["clusterNodes"].items()}
+    return {**with_(f"nodes.{tier}", new), "clusterNodes": declared}
+
+
 def merge(*overrides: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for o in overrides:
@@ -161,7 +168,7 @@ CHANGES = [
     Change("web autoscaling off again", {}, frozenset(), before=with_("web.autoscaling.enabled", True)),
     Change("network isolation off (`network.enabled: false`)", with_("network.enabled", False), frozenset()),
     Change("network isolation on again", {}, frozenset(), before=with_("network.enabled", False)),
-    Change("web node renamed (`nodes.web`)", with_("nodes.web", "cloud-ubuntu-3-2c2g-new"), frozenset({WEB})),
+    Change("web node renamed (`nodes.web`)", renamed_node("web", "cloud-ubuntu-3-2c2g-new"), frozenset({WEB})),
 ]
 
 

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from .conftest import ROOT
+from .policy_baseline import with_prod
 
 #: A valid policy config under which the prod render breaks node placement (every tier on n1).
-ELSEWHERE = {"node-placement": {"nodes": {"web": "n1", "api": "n1", "data": "n1"}}}
+ELSEWHERE = with_prod({"node-placement": {"nodes": {"web": "n1", "api": "n1", "data": "n1"}}})
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -67,7 +68,7 @@ def make_render_command(*variables: str) -> list[str]:
 @pytest.mark.parametrize(
     "variables, expected",
     [
-        ((), "-m gushen_infra.render --stack prod --out rendered/prod --check"),
+        ((), "-m gushen_infra.render --stack prod --out rendered/prod --check --policy-config policies/config.prod.json"),
         (("STACK=dev",), "-m gushen_infra.render --stack dev --out rendered/dev --check --policy-config policies/config.dev.json"),
     ],
 )

@@ -20,13 +20,13 @@ from .backup import (
 )
 from .keys import (
     BACKUP_REMOTE_SECRETS, KEPT_SECRETS, NAMESPACE, OPTIONAL_SECRETS, REQUIRED_SECRETS, SECRET_KEYS,
-    render_secrets,
+    render_secrets, secret_command,
 )
-from .loading import deploying, load, offline, split_namespace, validate
+from .loading import deploying, load, offline, required_secrets, split_namespace, validate
 from .messages import ConfigError, _format, _keys_at, _keys_of, _model_in, _quote, _set_command
 from .monitoring import Monitoring, RedisExporter
 from .network import PRIVATE_RANGES, Cidr, IpBlock, Labels, Network, NetworkPostgres
-from .nodes import ApiTier, Autoscaling, HttpProbes, Nodes, Tier, WebTier
+from .nodes import ApiTier, Autoscaling, ClusterNodes, HttpProbes, Nodes, Tier, WebTier
 from .placeholders import (
     DOCUMENTATION_NETWORKS, PLACEHOLDER_WORD, RESERVED_DOMAINS, is_placeholder, placeholder_lines, placeholders,
 )
@@ -36,6 +36,6 @@ from .redis import (
 from .routing import CertManagerInstall, RateLimit, Routing, SecurityHeaders, Tls
 from .settings import Secrets, Settings
 from .values import (
-    MIN_BYTES, AbsPath, Bytes, Compute, DnsLabel, Domain, Image, NodeName, Port, ProbeTiming, Quantity, Replicas,
+    MIN_BYTES, AbsPath, Bool, Bytes, Compute, DnsLabel, Domain, Image, NodeName, Port, ProbeTiming, Quantity, Replicas,
     Resources, Url,
 )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from .keys import NAMESPACE
-from .values import _Model
+from .values import Bool, _Model
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -33,7 +33,7 @@ class Adopt(_Model):
     """Taking over a cluster that kubectl built (docs/adoption.md): the first ``pulumi up`` imports
     the live objects and updates them in place instead of failing with AlreadyExists."""
 
-    enabled: bool = False
+    enabled: Bool = False
     objects: list[ObjectRef] = list(LIVE_OBJECTS)
     """``Kind/name`` of every object that already exists in the cluster and this program manages."""
     force: list[ObjectRef] = []

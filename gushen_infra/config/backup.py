@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field
 
 from .. import cron
 from .network import Cidr
-from .values import Bytes, Compute, DnsLabel, Image, Resources, _Model
+from .values import Bool, Bytes, Compute, DnsLabel, Image, Resources, _Model
 
 Cron = Annotated[str, AfterValidator(cron.cron_expression)]
 TimeZone = Annotated[str, AfterValidator(cron.time_zone)]
@@ -20,7 +20,7 @@ class BackupStorage(_Model):
 
     storage_class: DnsLabel = "local-path"
     size: Bytes = "20Gi"
-    retain_on_delete: bool = True
+    retain_on_delete: Bool = True
     """``pulumi destroy`` or switching backups off leaves the PVC (local-path would delete the files with it)."""
 
 
@@ -97,7 +97,7 @@ class ResticRetention(_Model):
 class BackupRemote(_Model):
     """Off-cluster copies: every new dump also goes to a restic repository outside the cluster."""
 
-    enabled: bool = False
+    enabled: Bool = False
     image: Image = "restic/restic:0.17.3"
     repository: Optional[Annotated[str, AfterValidator(_restic_repository)]] = None
     """``s3:https://host/bucket``, ``sftp://user@host:port//path`` or ``rest:https://host:port/``."""
@@ -154,7 +154,7 @@ class BackupRemote(_Model):
 class Backup(_Model):
     """Scheduled Redis and PostgreSQL backups to a PVC on the data node (spec 18, 19.1)."""
 
-    enabled: bool = False
+    enabled: Bool = False
     time_zone: TimeZone = "Etc/UTC"
     """The schedules' time zone (CronJob ``timeZone``); dump names are always in UTC."""
     storage: BackupStorage = BackupStorage()

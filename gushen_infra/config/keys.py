@@ -32,3 +32,14 @@ def render_secrets(values: Mapping[str, Any]) -> tuple[str, ...]:
     if explicit and not values.get(f"{NAMESPACE}:renderYamlToDirectory"):
         return required + ("kubeconfig",)
     return required
+
+
+#: Secrets whose value is a file's content: set from the file, never typed.
+_FROM_FILE = {"kubeconfig": "k3s.yaml", "resticSftpKey": "id_ed25519"}
+
+
+def secret_command(key: str, stack: str) -> str:
+    """The command that sets a secret of ``stack``: without a value on the command line, the CLI
+    prompts for it (or reads stdin), so it stays out of the shell's history."""
+    command = f"pulumi config set --secret --stack {stack} {NAMESPACE}:{key}"
+    return f"{command} < {_FROM_FILE[key]}" if key in _FROM_FILE else command

@@ -177,3 +177,16 @@ def load() -> tuple[Settings, Secrets]:
         nextauth_secret=cfg.get_secret("nextauthSecret"),
     )
     return settings, secrets
+
+
+def required_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every secret a real ``pulumi up`` of these settings reads (what :func:`validate` requires)."""
+    out = list(keys.REQUIRED_SECRETS)
+    if settings.explicit_cluster and not settings.render_yaml_to_directory:
+        out.append("kubeconfig")
+    remote = settings.backup.remote
+    if settings.backup.enabled and remote.enabled:
+        out += remote.secret_keys()
+    if settings.adopt.enabled:
+        out += KEPT_SECRETS
+    return tuple(out)

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .network import Labels
-from .values import Compute, DnsLabel, Image, Resources, _Model
+from .values import Bool, Compute, DnsLabel, Image, Resources, _Model
 
 
 class RedisExporter(_Model):
@@ -25,11 +25,11 @@ _HTTP_PATH = Annotated[str, Field(pattern=r"^/[^\s]*$")]
 class Monitoring(_Model):
     """Prometheus scraping and alerts (spec 17); off until the cluster runs Prometheus."""
 
-    enabled: bool = False
+    enabled: Bool = False
     prometheus_namespace: DnsLabel = "monitoring"
     prometheus_pod_labels: Labels = {}
     """Prometheus's pod labels; empty: any pod of ``prometheusNamespace`` may scrape."""
-    prometheus_rule: bool = False
+    prometheus_rule: Bool = False
     """Create the PrometheusRule (needs the Prometheus Operator's CRDs on the cluster)."""
     rule_labels: Labels = {}
     """Extra labels on the PrometheusRule, for the operator's ``ruleSelector`` (e.g. release: ...)."""

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field
 
-from .values import DnsLabel, _Model
+from .values import Bool, DnsLabel, _Model
 
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_LABEL_NAME}$")
@@ -74,7 +74,7 @@ class NetworkPostgres(_Model):
 class Network(_Model):
     """NetworkPolicies: default deny in the namespace, then only the platform's edges (spec 16.2)."""
 
-    enabled: bool = False
+    enabled: Bool = False
     traefik_namespace: DnsLabel = "kube-system"
     traefik_pod_labels: Labels = {"app.kubernetes.io/name": "traefik"}
     dns_namespace: DnsLabel = "kube-system"

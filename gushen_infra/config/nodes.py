@@ -1,20 +1,35 @@
-"""The nodes and the stateless HTTP tiers (web, api) pinned to them."""
+"""The cluster's nodes, the node each tier runs on, and the stateless HTTP tiers (web, api)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Optional
 
 from pydantic import Field
 
-from .values import AbsPath, Image, NodeName, Port, ProbeTiming, Replicas, Resources, _Model
+from .values import AbsPath, Bool, Compute, Image, NodeName, Port, ProbeTiming, Replicas, Resources, _Model
+
+
+#: ``gushen:clusterNodes``: every node of the cluster by name (its ``kubernetes.io/hostname``), with
+#: the CPU and memory it can give to pods (its allocatable). The one place these facts live: the
+#: policy pack's config for the stack is generated from them (gushen_infra/policy_config.py).
+ClusterNodes = Annotated[dict[NodeName, Compute], Field(min_length=1)]
 
 
 class Nodes(_Model):
-    """Node names (``kubernetes.io/hostname``) that pin each tier."""
+    """The node each tier is pinned to: one of ``gushen:clusterNodes``."""
 
     web: NodeName
     api: NodeName
     data: NodeName
+
+    def problems(self, key: str, declared: Mapping[str, Compute], declared_key: str) -> list[str]:
+        names = ", ".join(declared)
+        return [
+            f"{key}.{tier}: unknown node {node!r}; {declared_key} declares {names} "
+            f"(a renamed node is renamed in both places)"
+            for tier, node in self.model_dump().items() if node not in declared
+        ]
 
 
 class HttpProbes(_Model):
@@ -28,7 +43,7 @@ class HttpProbes(_Model):
 class Autoscaling(_Model):
     """A HorizontalPodAutoscaler on CPU (spec 8.3, 15.3)."""
 
-    enabled: bool = False
+    enabled: Bool = False
     min_replicas: Replicas
     max_replicas: Replicas
     cpu_utilization: Annotated[int, Field(ge=1, le=100)]

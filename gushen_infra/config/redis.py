@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from .. import quantity
-from .values import Bytes, DnsLabel, Image, ProbeTiming, Replicas, Resources, _Model
+from .values import Bool, Bytes, DnsLabel, Image, ProbeTiming, Replicas, Resources, _Model
 
 #: Redis memory sizes: ``1536mb`` (1mb = 1024*1024 bytes), ``2gb``, ``500m`` (1m = 10^6 bytes).
 _REDIS_BYTES = re.compile(r"^(?P<num>[0-9]+)(?P<unit>k|kb|m|mb|g|gb)?$", re.IGNORECASE)
@@ -44,7 +44,7 @@ class RedisPersistence(_Model):
 
     save: list[Annotated[str, Field(pattern=r"^[0-9]+ [0-9]+$")]]
     """``"<seconds> <changes>"`` pairs; an empty list disables RDB snapshots."""
-    appendonly: bool
+    appendonly: Bool
     appendfsync: Literal["always", "everysec", "no"]
 
 
@@ -56,7 +56,7 @@ class RedisProbes(_Model):
 class RedisSentinel(_Model):
     """Sentinel sidecars that promote a replica when the master dies."""
 
-    enabled: bool
+    enabled: Bool
     monitor_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "gushen"
     quorum: Annotated[int, Field(ge=1)] = 2
     down_after_milliseconds: Annotated[int, Field(ge=1000)]
@@ -94,7 +94,7 @@ class Redis(_Model):
     )
     sentinel: RedisSentinel
     proxy: RedisProxy
-    protect: bool
+    protect: Bool
 
     def problems(self, key: str) -> list[str]:
         out = self.resources.problems(f"{key}.resources")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from .values import DnsLabel, _Model
+from .values import Bool, DnsLabel, _Model
 
 _DURATION = r"^[1-9][0-9]*(ms|s|m|h)$"
 
@@ -15,15 +15,15 @@ _DURATION = r"^[1-9][0-9]*(ms|s|m|h)$"
 class SecurityHeaders(_Model):
     """Headers Middleware on every HTTPS route (HSTS and friends)."""
 
-    enabled: bool = True
+    enabled: Bool = True
     sts_seconds: Annotated[int, Field(ge=0)] = 31536000
-    sts_include_subdomains: bool = True
+    sts_include_subdomains: Bool = True
 
 
 class RateLimit(_Model):
     """RateLimit Middleware on the ``/api`` routes, per client address."""
 
-    enabled: bool = True
+    enabled: Bool = True
     average: Annotated[int, Field(ge=1)] = 100
     period: Annotated[str, Field(pattern=_DURATION)] = "1s"
     burst: Annotated[int, Field(ge=1)] = 200
@@ -48,7 +48,7 @@ def _email(value: str) -> str:
 class CertManagerInstall(_Model):
     """Optional install of cert-manager from its Helm chart (off where K3s already has it)."""
 
-    install: bool = False
+    install: Bool = False
     chart_version: Annotated[str, Field(pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$")] = "v1.21.1"
     namespace: DnsLabel = "cert-manager"
 
@@ -58,7 +58,7 @@ class Tls(_Model):
 
     acme_email: Annotated[str, AfterValidator(_email)]
     issuer: Literal["letsencrypt-prod", "letsencrypt-staging"] = "letsencrypt-prod"
-    staging_issuer: bool = False
+    staging_issuer: Bool = False
     cert_manager: CertManagerInstall = CertManagerInstall()
 
     def problems(self, key: str) -> list[str]:

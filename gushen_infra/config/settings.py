@@ -15,10 +15,10 @@ from .backup import Backup
 from .keys import NAMESPACE
 from .monitoring import Monitoring
 from .network import Network
-from .nodes import ApiTier, Nodes, WebTier
+from .nodes import ApiTier, ClusterNodes, Nodes, WebTier
 from .redis import Redis
 from .routing import Routing, Tls
-from .values import DnsLabel, Domain, _Model
+from .values import Bool, DnsLabel, Domain, _Model
 
 
 class Settings(_Model):
@@ -30,9 +30,10 @@ class Settings(_Model):
     render_yaml_to_directory: Optional[str] = None
     kube_context: Optional[Annotated[str, Field(min_length=1)]] = None
     """The kubeconfig context the provider uses (``None``: the kubeconfig's current context)."""
-    explicit_cluster: bool = False
+    explicit_cluster: Bool = False
     """The stack names its cluster itself: ``kubeconfig`` and ``kubeContext`` are required (outside
     render mode), so a changed current context or ``KUBECONFIG`` can never redirect it (prod)."""
+    cluster_nodes: ClusterNodes
     nodes: Nodes
     web: WebTier
     api: ApiTier
@@ -48,7 +49,7 @@ class Settings(_Model):
 
     def problems(self) -> list[str]:
         """Cross-field checks that pydantic's per-field validation cannot express."""
-        out = []
+        out = self.nodes.problems(f"{NAMESPACE}:nodes", self.cluster_nodes, f"{NAMESPACE}:clusterNodes")
         for tier in ("web", "api"):
             out += getattr(self, tier).problems(f"{NAMESPACE}:{tier}")
         out += self.redis.problems(f"{NAMESPACE}:redis")

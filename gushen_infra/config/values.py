@@ -23,10 +23,37 @@ def _quantity(value: Any) -> Any:
     try:
         amount = quantity.parse(value)
     except quantity.QuantityError:
-        raise ValueError("malformed quantity") from None
+        raise ValueError("malformed quantity" + _unit_hint(value)) from None
     if amount < 0:
         raise ValueError("negative quantity")
     return value.strip() if isinstance(value, str) else quantity.canonical(value)
+
+
+_BYTE_UNIT = re.compile(r"^\s*(?P<number>[0-9]+(\.[0-9]+)?)\s*(?P<prefix>[kmgtpe])i?b\s*$", re.IGNORECASE)
+
+
+def _unit_hint(value: Any) -> str:
+    """``512MB`` and friends: how Kubernetes spells that size (its quantities have no ``B``)."""
+    match = _BYTE_UNIT.match(value) if isinstance(value, str) else None
+    if not match:
+        return ""
+    number, prefix = match["number"], match["prefix"].upper()
+    binary = f"{number}{'Ki' if prefix == 'K' else prefix + 'i'}"
+    decimal = f"{number}{'k' if prefix == 'K' else prefix}"
+    return f"; Kubernetes spells it {binary!r} (powers of 1024, what memory sizes use) or {decimal!r} (powers of 1000)"
+
+
+def _bool(value: Any) -> Any:
+    """A boolean as Pulumi's own config reads one: ``true``/``false`` (YAML or JSON), or the strings
+    ``true``, ``True``, ``false``, ``False`` (pulumi/config.py, ``Config._get_bool``); anything else
+    (``"no"``, ``yes``, ``1``) is refused rather than guessed."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "True"):
+        return True
+    if value in ("false", "False"):
+        return False
+    raise ValueError("not a boolean: want true or false (Pulumi's config reads only true, True, false, False)")
 
 
 #: Below this a memory or storage size is a slip of the unit (``512`` bytes for ``512Mi``).
@@ -91,6 +118,7 @@ NodeName = Annotated[str, AfterValidator(_node_name)]
 Image = Annotated[str, AfterValidator(_image)]
 Url = Annotated[str, AfterValidator(_http_url)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+Bool = Annotated[bool, BeforeValidator(_bool)]
 
 
 def _abs_path(value: str) -> str:
