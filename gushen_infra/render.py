@@ -60,6 +60,7 @@ from pulumi.runtime.mocks import MockMonitor  # noqa: E402
 from pulumi.runtime.settings import get_root_resource  # noqa: E402
 
 from . import config, policy_config  # noqa: E402
+from .stackfile import read_stack_file  # noqa: E402
 
 PROJECT = "gushen-infra"
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,8 +75,6 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 GC_THRESHOLD0 = 50_000
 
 SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-#: libyaml's parser for the stack file: the pure-Python one was a tenth of a prod run's profile.
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Apply order: what others live in or refer to comes first (as Helm orders its installs).
 KIND_ORDER = [
@@ -157,87 +156,6 @@ class RecordingMonitor(MockMonitor):
                 "ignoreChanges": list(request.ignoreChanges),
             }
         return response
-
-
-class _StackFileLoader(SafeLoader):  # libyaml's parser where installed: the render's own time
-    """YAML as the Pulumi CLI reads a stack file: a key set twice in one mapping is an error.
-
-    The CLI reads ``Pulumi.<stack>.yaml`` with gopkg.in/yaml.v3 (pulumi/pulumi
-    sdk/go/common/encoding/marshal.go, ``yamlMarshaler.Unmarshal``, called by
-    ``workspace.LoadProjectStackBytes``), whose decoder checks unique keys (decode.go,
-    ``decoder.mapping``: "line N: mapping key ... already defined at line M"), so ``pulumi up``
-    refuses such a file; PyYAML would silently keep the last value.
-    """
-
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self.duplicates: list[str] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
-            try:
-                first = seen.setdefault(key, line)
-            except TypeError:  # an unhashable key: the base class says what is wrong
-                continue
-            if first != line:
-                self.duplicates.append(f"line {line}: key {key!r} is already set on line {first}")
-        return super().construct_mapping(node, deep)
-
-
-# The CLI's parser (gopkg.in/yaml.v3, YAML 1.2) reads only true/false (any case form: resolve.go's
-# resolve table) as booleans; PyYAML's YAML 1.1 also reads yes/no/on/off, which `pulumi up` would
-# hand to the program as strings. Read them as the CLI does: the config then refuses them by name.
-_StackFileLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
-}
-for _first in "tTfF":
-    _StackFileLoader.yaml_implicit_resolvers.setdefault(_first, []).insert(
-        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
-    )
-
-
-def _yaml_problem(path: Path, text: str, exc: yaml.YAMLError) -> str:
-    """A parser error as ``Pulumi.prod.yaml: line 12, column 5 (under gushen:web): <what>``.
-
-    The parser only knows the text it was given (``in "<unicode string>"``): the file name, and the
-    top-level key the line belongs to, are added here.
-    """
-    mark = getattr(exc, "problem_mark", None)
-    if mark is None:
-        return f"{path.name}: cannot read stack file ({exc})"
-    what = ": ".join(part for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part)
-    lines = text.splitlines()[: mark.line + 1]
-    key = next((m[1] for line in reversed(lines) if (m := re.match(r"^  ([^\s#]\S*?):(?:\s|$)", line))), None)
-    under = f" (under {key})" if key else ""
-    return f"{path.name}: line {mark.line + 1}, column {mark.column + 1}{under}: {what or exc}"
-
-
-def read_stack_file(path: Path) -> Mapping[str, Any]:
-    """The stack file's top-level mapping; :class:`~gushen_infra.config.ConfigError` if it is unreadable."""
-    text = ""
-    try:
-        text = path.read_text()
-        loader = _StackFileLoader(text)
-        try:
-            document = loader.get_single_data() or {}
-        finally:
-            loader.dispose()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise config.ConfigError([f"{path.name}: cannot read stack file ({exc})"]) from exc
-    except yaml.YAMLError as exc:
-        raise config.ConfigError([_yaml_problem(path, text, exc) + " (pulumi refuses the file too)"]) from exc
-    if loader.duplicates:
-        raise config.ConfigError(
-            [f"{path.name}: {d} (pulumi refuses a stack file with a key set twice)" for d in loader.duplicates]
-        )
-    if not isinstance(document, Mapping) or not isinstance(document.get("config") or {}, Mapping):
-        raise config.ConfigError([f"{path.name}: not a stack file (want a mapping with a `config:` mapping)"])
-    return document
 
 
 #: Stack files named on the command line (``--config FILE``), by stack name; otherwise
@@ -398,14 +316,9 @@ def _writable_dir(out_dir: Path) -> Optional[str]:
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def stacks_found(root: Path) -> list[str]:
-    """The stacks of a project: ``Pulumi.<stack>.yaml`` (``Pulumi.yaml`` is the project file)."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-
-
 def _stack_problem(stack: str, project: Path, from_file: bool) -> Optional[str]:
     """Why ``--stack`` names no stack to render, listing the stacks found; ``None`` if it does."""
-    found = ", ".join(stacks_found(project)) or "none"
+    found = ", ".join(policy_config.stacks(project)) or "none"
     if not stack.strip():
         return f"--stack {stack!r} is empty; name one of the stacks found in {project}: {found}"
     if not _STACK_NAME.match(stack):

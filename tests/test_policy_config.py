@@ -89,3 +89,17 @@ def test_more_cpu_for_a_node_is_one_edit_of_the_stack_file(tmp_path, capsys):
     assert bigger != scaled
     code, out, err = render_copy(tmp_path, bigger, capsys)
     assert code == 0, out + err
+
+
+def test_a_tier_on_an_undeclared_node_is_refused_naming_the_declared_nodes():
+    """A node renamed in gushen:nodes only (or a typo) is caught at config time, before any render."""
+    from .test_config import problems_of, with_change
+
+    assert problems_of(with_change("nodes.web", "gushen-web-2")) == [
+        "gushen:nodes.web: unknown node 'gushen-web-2'; gushen:clusterNodes declares cloud-ubuntu-1-16c32g, "
+        "cloud-ubuntu-2-4c8g, cloud-ubuntu-3-2c2g (a renamed node is renamed in both places)"
+    ]
+    assert problems_of(with_change("clusterNodes", ...)) == ["gushen:clusterNodes: required key is missing"]
+    assert problems_of(with_change("clusterNodes", {})) == [
+        "gushen:clusterNodes: Dictionary should have at least 1 item after validation, not 0 (got {})"
+    ]
