@@ -53,10 +53,7 @@ def stack_settings(stack: str, root: Path = ROOT) -> config.Settings:
     """The stack file's validated settings, as the offline render reads them (secrets as placeholders)."""
     from . import render  # the render's reader: the same YAML rules as the CLI's
 
-    values, secret_keys = render.stack_config(stack, root)
-    ours, other = config.split_namespace(values)
-    secret = {k.split(":", 1)[1] for k in secret_keys if k.startswith(f"{config.NAMESPACE}:")}
-    return config.validate(ours, secret, other)
+    return render.settings_of(*render.stack_config(stack, root))
 
 
 def main(argv: Optional[list[str]] = None) -> int:

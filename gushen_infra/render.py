@@ -385,7 +385,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         resources = run_program(stack, project)
         values, secret_keys = stack_config(stack, project)
-        settings = _settings(values, secret_keys)
+        settings = settings_of(values, secret_keys)
         entries = read_stack_file(STACK_FILES.get(stack) or project / f"Pulumi.{stack}.yaml").get("config") or {}
         held = {k for k, v in entries.items() if isinstance(v, Mapping) and "secure" in v}
     except config.ConfigError as exc:
@@ -420,7 +420,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-def _settings(values: Mapping[str, str], secret_keys: Iterable[str]) -> config.Settings:
+def settings_of(values: Mapping[str, str], secret_keys: Iterable[str]) -> config.Settings:
     """The settings of the stack file just rendered (its values as the CLI hands them over)."""
     ours, other = config.split_namespace(values)
     secret = {k.split(":", 1)[1] for k in secret_keys if k.startswith(f"{config.NAMESPACE}:")}
