@@ -73,7 +73,7 @@ platform = AppNamespace(
 secret_first = list(platform.config_objects)
 
 # Read-only ServiceAccount for previews and the drift check: no writes, no Secrets (docs/ci.md).
-PreviewIdentity("preview-identity", PreviewIdentityArgs(namespace=platform.namespace), opts=k3s)
+PreviewIdentity("preview-identity", PreviewIdentityArgs(namespace=platform.namespace, cluster_suffix=settings.namespace), opts=k3s)
 
 redis = RedisCluster(
     "redis",

@@ -62,6 +62,9 @@ def _rules(groups: dict[str, tuple[str, ...]]) -> list[dict]:
 class PreviewIdentityArgs:
     namespace: pulumi.Input[str]
     """The app namespace: the ServiceAccount lives there and reads only there (and its own cluster-wide objects)."""
+    cluster_suffix: str
+    """Ends the cluster-wide names (``gushen-preview-<suffix>``), which every stack on the cluster shares:
+    the namespace's name keeps them apart. A plain string: a name must be known when the program runs."""
 
 
 class PreviewIdentity(pulumi.ComponentResource):
@@ -91,8 +94,7 @@ class PreviewIdentity(pulumi.ComponentResource):
             subjects=subject,
             opts=child,
         )
-        # Cluster-wide names are shared by every stack on the cluster: the namespace keeps them apart.
-        cluster_name = pulumi.Output.concat(NAME, "-", args.namespace)
+        cluster_name = f"{NAME}-{args.cluster_suffix}"
         cluster_meta = {"name": cluster_name, "labels": labels.all}
         # The namespace itself and this identity's own cluster-wide objects, by name only.
         own = [
