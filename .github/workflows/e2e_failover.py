@@ -3,7 +3,8 @@ deleting the master pod fails over with no acknowledged write lost.
 
 The writer is the live tests' (``tests/redis_harness.py``, ``Writer``: a write counts once ``WAIT 1``
 says a replica has it); here it writes through ``kubectl port-forward`` to the Service the apps use.
-Run from the repository root with the program's venv: ``.venv/bin/python .github/workflows/e2e_failover.py``.
+Run from the repository root with the program's venv:
+``.venv/bin/python .github/workflows/e2e_failover.py <namespace>`` (the stack's ``gushen:namespace``).
 Exit status 0 means every check passed; the reasons for a failure are printed.
 """
 
@@ -24,7 +25,7 @@ from redis.retry import Retry
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.redis_harness import Writer, wait_for  # noqa: E402 (after the path)
 
-NAMESPACE = "ai-qtrd"
+NAMESPACE = sys.argv[1] if len(sys.argv) > 1 else "ai-qtrd"
 LOCAL_PORT = 16379
 
 
