@@ -2,7 +2,8 @@
 
 Answers every GET on ports 3000 (web) and 8000 (api) with 200 and ``{"port": ..., "path": ...}``,
 so the health paths of both probes pass and a check through Traefik sees which tier a route reached.
-Standard library only; runs as UID 1000 on a read-only root file system.
+Standard library only; runs as UID 1000 on a read-only root file system. ``python standin.py [port ...]``
+listens on other ports instead (tests/test_workflows.py runs it on free ones).
 """
 
 import json
@@ -30,7 +31,8 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     # PID 1 ignores SIGTERM without a handler: the pod would wait out its grace period on every delete.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    servers = [ThreadingHTTPServer(("0.0.0.0", port), Handler) for port in PORTS]
+    ports = [int(p) for p in sys.argv[1:]] or PORTS
+    servers = [ThreadingHTTPServer(("0.0.0.0", port), Handler) for port in ports]
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     servers[0].serve_forever()
