@@ -46,19 +46,22 @@ class ThroughService:
 
 
 def master_pod(service: ThroughService) -> str:
-    """The pod redis-service leads to, after checking it is the master with a replica attached."""
+    """The pod redis-service leads to, after checking it is the master and every other pod its replica.
+
+    Replicas announce their pod's DNS name (``replica-announce-ip``, redis.sh), ``redis-N.<headless>...``.
+    """
     info = service.client(LOCAL_PORT).info("replication")
     assert info["role"] == "master", f"redis-service led to a {info['role']}"
-    replicas = {info[k]["ip"] for k in info if k.startswith("slave") and isinstance(info[k], dict)}
-    assert replicas, "the master has no replica: no write could be acknowledged"
+    announced = {str(info[k]["ip"]) for k in info if k.startswith("slave") and isinstance(info[k], dict)}
     pods = json.loads(kubectl("get", "pods", "-l", "app=redis", "-o", "json"))["items"]
-    by_ip = {p["status"].get("podIP"): p["metadata"]["name"] for p in pods}
-    (master,) = [name for ip, name in by_ip.items() if ip and ip not in replicas]
+    names = {p["metadata"]["name"]: p["status"].get("podIP") for p in pods}
+    replicas = {name for name, ip in names.items() if ip in announced or name in {a.split(".")[0] for a in announced}}
+    (master,) = set(names) - replicas  # ValueError until every other pod replicates
     return master
 
 
-def new_master(service: ThroughService, old: str) -> str | None:
-    """The master's pod once it is not ``old``; None while the failover is still under way."""
+def new_master(service: ThroughService, old: str | None) -> str | None:
+    """The master's pod once it is not ``old`` and the others replicate it; None until then."""
     try:
         master = master_pod(service)
     except (AssertionError, ValueError, redis_py.RedisError, OSError):
@@ -78,14 +81,15 @@ def main() -> int:
     try:
         wait_for("the port-forward to redis-service", port_open, timeout=30)
         service = ThroughService(password)
-        old = master_pod(service)
+        old = wait_for("a master replicated by every other pod", lambda: new_master(service, None), timeout=120)
         print(f"writes through redis-service reach the master, {old}")
         writer = Writer.running(service)  # type: ignore[arg-type]  # duck-typed: client() and proxy_ports
         deleted_at = time.monotonic()
         kubectl("delete", "pod", old, "--wait=false")
         writer.wait_acked_after(deleted_at, f"writes acknowledged after deleting {old}", timeout=90)
         writer.stop()
-        new = wait_for("a master other than the deleted pod", lambda: new_master(service, old), timeout=60)
+        # The deleted pod comes back as a replica of the new master.
+        new = wait_for("a new master replicated by every other pod", lambda: new_master(service, old), timeout=120)
         lost = writer.lost_on(service.client(LOCAL_PORT))
         print(f"failover {old} -> {new}: {len(writer.acked)} acknowledged writes, {len(lost)} lost, "
               f"longest gap {writer.longest_gap():.1f} s")
