@@ -290,11 +290,17 @@ def test_the_cluster_comes_from_the_stack_config_never_from_the_runner(name):
 
 
 @pytest.mark.parametrize("name", sorted(CLUSTER))
-def test_pulumi_cloud_login_is_a_short_lived_oidc_token(name):
+def test_pulumi_cloud_login_is_a_short_lived_oidc_token_read_only_outside_the_deploy(name):
+    """Only the deploy gets an organisation token; previews and the drift check get a token of a
+    team whose stack permission is Read: they can preview prod, never update, import or delete it."""
     job = cluster_job(name)
     auth = step(job, "pulumi/auth-actions")["with"]
     assert auth["organization"] == "${{ vars.PULUMI_ORG }}"
-    assert auth["requested-token-type"] == "urn:pulumi:token-type:access_token:organization"
+    if name == "deploy.yml":
+        assert auth["requested-token-type"] == "urn:pulumi:token-type:access_token:organization"
+    else:
+        assert auth["requested-token-type"] == "urn:pulumi:token-type:access_token:team"
+        assert auth["scope"] == "team:${{ vars.PULUMI_READ_TEAM }}"
     assert job["permissions"]["id-token"] == "write"
     text = (WORKFLOWS / name).read_text()
     assert "PULUMI_ACCESS_TOKEN" not in text, "no long-lived token"
@@ -396,9 +402,10 @@ def _wiring(job: dict) -> list[Any]:
     keep = []
     for s in job["steps"]:
         if s.get("uses") or "requirements.txt" in s.get("run", ""):
+            # The CLI's version, not its command; the login's organisation, not its token type (read-only for drift).
+            only = {"pulumi/actions": "pulumi-version", "pulumi/auth-actions": "organization"}.get(s.get("uses", "").split("@")[0])
             keep.append({k: v for k, v in s.items() if k not in ("name", "env")}
-                        | ({"with": {k: v for k, v in s["with"].items() if k == "pulumi-version"}}
-                           if s.get("uses", "").startswith("pulumi/actions@") else {}))
+                        | ({"with": {k: v for k, v in s["with"].items() if k == only}} if only else {}))
     return keep
 
 
