@@ -12,7 +12,7 @@ from gushen_infra import quantity
 
 from .conftest import ROOT, run_stack
 
-STACKS = {"prod": None, "dev": "policies/config.dev.json"}
+STACKS = {"prod": None, "dev": "policies/config.dev.json", "ci": "policies/config.ci.json"}
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
