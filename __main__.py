@@ -16,6 +16,7 @@ from gushen_infra.backend import BackendService, BackendServiceArgs
 from gushen_infra.frontend import FrontendService, FrontendServiceArgs
 from gushen_infra.namespace import AppNamespace, AppNamespaceArgs
 from gushen_infra.network import NetworkIsolation, NetworkIsolationArgs
+from gushen_infra.preview_identity import PreviewIdentity, PreviewIdentityArgs
 from gushen_infra.redis import RedisCluster, RedisClusterArgs
 from gushen_infra.routing import ServiceRef, TraefikRouting, TraefikRoutingArgs
 from gushen_infra.tls import TlsCertificate, TlsCertificateArgs
@@ -70,6 +71,9 @@ platform = AppNamespace(
     opts=k3s,
 )
 secret_first = list(platform.config_objects)
+
+# Read-only ServiceAccount for previews and the drift check: no writes, no Secrets (docs/ci.md).
+PreviewIdentity("preview-identity", PreviewIdentityArgs(namespace=platform.namespace, cluster_suffix=settings.namespace), opts=k3s)
 
 redis = RedisCluster(
     "redis",

@@ -9,25 +9,27 @@ import pytest
 import yaml
 from pulumi.runtime import config as runtime_config
 
-from gushen_infra import config
+from gushen_infra import config, policy_config
 
 from .conftest import ROOT
 from .test_config import SECRET_KEYS, problems_of, prod_raw, with_change
 from .test_render import assert_refused, cli, write_stack  # noqa: F401 (cli: the fixture)
 
 PROD = (ROOT / "Pulumi.prod.yaml").read_text()
+FOUND = ", ".join(policy_config.stacks())  # every Pulumi.<stack>.yaml: ci, dev, prod
 
 
 def test_an_unknown_stack_lists_the_stacks_found(tmp_path, cli):
     assert_refused(cli("--stack", "staging", "--out", str(tmp_path / "out")),
-                   f"render: --stack 'staging': no Pulumi.staging.yaml in {ROOT}; stacks found: dev, prod; nothing was rendered")
+                   f"render: --stack 'staging': no Pulumi.staging.yaml in {ROOT}; stacks found: {FOUND}; nothing was rendered")
+    assert "prod" in FOUND.split(", ")
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("name", ["", "  "])
 def test_an_empty_stack_name_is_refused_not_read_as_prod(tmp_path, cli, name):
     assert_refused(cli("--stack", name, "--out", str(tmp_path / "out")),
-                   f"render: --stack {name!r} is empty; name one of the stacks found in {ROOT}: dev, prod")
+                   f"render: --stack {name!r} is empty; name one of the stacks found in {ROOT}: {FOUND}")
     assert not (tmp_path / "out").exists()
 
 

@@ -13,7 +13,7 @@ from gushen_infra import quantity
 from .conftest import ROOT, run_stack
 
 #: Each stack's policy config, generated from its stack file (make policy-config).
-STACKS = {"prod": "policies/config.prod.json", "dev": "policies/config.dev.json"}
+STACKS = {stack: f"policies/config.{stack}.json" for stack in ("prod", "dev", "ci")}
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -1,9 +1,12 @@
 """The GitHub workflows: valid against GitHub's workflow schema, and wired as the team relies on.
 
 Jobs that talk to the cluster join the tailnet, take the cluster from the stack config, log in to
-Pulumi Cloud with a short-lived OIDC token and run the CLI at the SDK's version; forks get a
-notice; the drift check is wired exactly like the deploy; the test workflow lays out
-``../shared`` from pinned, checksummed upstream files so no test skips on GitHub.
+Pulumi Cloud with a short-lived OIDC token (read-only outside the deploy) and run the CLI at the
+SDK's version with the policy pack and its stack's config; forks get a notice, other pull requests
+a preview only when labelled and approved; the drift check is wired like the deploy; the test
+workflow lays out ``../shared`` and the control plane binaries from pinned, checksummed downloads
+so no test skips on GitHub. Hardening and credentials: test_workflows_security.py; e2e.yml:
+test_workflows_e2e.py.
 """
 
 from __future__ import annotations
@@ -20,70 +23,10 @@ import pytest
 import yaml
 
 from .conftest import ROOT, require_shared
-
-WORKFLOWS = ROOT / ".github" / "workflows"
-CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
-SHARED_SCRIPT = WORKFLOWS / "shared_schemas.py"
-#: Current major of each action, and the Node runtime its action.yml declares at that major
-#: (read from the actions' repositories: actions/checkout v7.0.1, actions/setup-python v7.0.0,
-#: tailscale/github-action v4.1.3, pulumi/actions v7.0.0, pulumi/auth-actions v2.1.0: all node24).
-MAJORS = {
-    "actions/checkout": 7,
-    "actions/setup-python": 7,
-    "tailscale/github-action": 4,
-    "pulumi/actions": 7,
-    "pulumi/auth-actions": 2,
-}
-CLUSTER = {"preview.yml": "preview", "deploy.yml": "up", "drift.yml": "drift"}
-
-
-def validate(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
-        capture_output=True, text=True, timeout=120,
-    )
-
-
-def load(name: str) -> dict:
-    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
-    # YAML 1.1 reads the key `on` as True.
-    workflow["on"] = workflow.pop(True, workflow.get("on"))
-    return workflow
-
-
-def sdk_version() -> str:
-    (version,) = re.findall(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
-    return version
-
-
-def steps(job: dict, action: str) -> list[dict]:
-    return [s for s in job["steps"] if s.get("uses", "").split("@")[0] == action]
-
-
-def step(job: dict, action: str) -> dict:
-    (found,) = steps(job, action)
-    return found
-
-
-def index(job: dict, predicate) -> int:
-    return next(i for i, s in enumerate(job["steps"]) if predicate(s))
-
-
-def cluster_job(name: str) -> dict:
-    return load(name)["jobs"][CLUSTER[name]]
-
-
-def resolve_env(workflow: dict, value: Any) -> Any:
-    """``${{ env.X }}`` replaced by the workflow's env value."""
-    if isinstance(value, str):
-        return re.sub(r"\$\{\{\s*env\.(\w+)\s*}}", lambda m: str(workflow.get("env", {})[m[1]]), value)
-    return value
-
-
-def evaluate_if(expression: str, context: dict[str, str]) -> bool:
-    """The ``A == B`` / ``A != B`` conditions the workflows use, over dotted context names."""
-    left, op, right = re.fullmatch(r"\s*([\w.]+)\s*(==|!=)\s*([\w.]+)\s*", expression).groups()  # type: ignore[union-attr]
-    return (context[left] == context[right]) == (op == "==")
+from .test_config import prod_raw
+from .workflows import (
+    CLUSTER, SHARED_SCRIPT, WORKFLOWS, cluster_job, evaluate_if, index, load, pulumi_command, sdk_version, step, validate,
+)
 
 
 # --- schema ---------------------------------------------------------------------------------------
@@ -91,7 +34,7 @@ def evaluate_if(expression: str, context: dict[str, str]) -> bool:
 
 def test_every_workflow_validates_offline():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} >= {"tests.yml", "preview.yml", "deploy.yml", "drift.yml"}
+    assert {f.name for f in files} >= {"tests.yml", "preview.yml", "deploy.yml", "drift.yml", "e2e.yml"}
     result = validate(*files)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -100,29 +43,6 @@ def test_the_validator_rejects_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text("name: x\non: push\njobs:\n  a:\n    steps:\n      - run: echo\n")  # no runs-on
     assert validate(broken).returncode != 0
-
-
-# --- actions and CLI versions -------------------------------------------------------------------
-
-
-def test_every_action_is_at_its_current_major():
-    seen = set()
-    for path in sorted(WORKFLOWS.glob("*.yml")):
-        for job in load(path.name)["jobs"].values():
-            for s in job["steps"]:
-                if "uses" in s:
-                    action, _, ref = s["uses"].partition("@")
-                    assert action in MAJORS, f"{path.name}: {action} has no known current major"
-                    assert ref == f"v{MAJORS[action]}", f"{path.name}: {s['uses']}, current is v{MAJORS[action]}"
-                    seen.add(action)
-    assert seen == set(MAJORS)
-
-
-@pytest.mark.parametrize("name", sorted(CLUSTER))
-def test_the_pulumi_cli_is_pinned_to_the_sdk_version(name):
-    workflow = load(name)
-    for s in steps(cluster_job(name), "pulumi/actions"):
-        assert resolve_env(workflow, s["with"]["pulumi-version"]) == sdk_version()
 
 
 # --- reaching the cluster ----------------------------------------------------------------------
@@ -144,21 +64,26 @@ def test_cluster_jobs_join_the_tailnet_as_an_ephemeral_tagged_node_first(name):
 
 @pytest.mark.parametrize("name", sorted(CLUSTER))
 def test_the_cluster_comes_from_the_stack_config_never_from_the_runner(name):
-    """Prod is an explicit-cluster stack: its kubeconfig is Pulumi secret config (encrypted in
-    Pulumi.prod.yaml) and its context is named, so no job writes or exports a kubeconfig: config
-    validation requires the stack's own, so one the runner exported would never be used."""
+    """Prod is an explicit-cluster stack: its kubeconfig is Pulumi secret config and its context is
+    named, so no job writes or exports a kubeconfig: config validation requires the stack's own."""
     job = cluster_job(name)
     assert not any("KUBECONFIG" in json.dumps(s) for s in job["steps"])
-    stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
-    assert stack["gushen:explicitCluster"] is True and stack["gushen:kubeContext"]
+    stack = prod_raw()
+    assert stack["explicitCluster"] == "true" and stack["kubeContext"]
 
 
 @pytest.mark.parametrize("name", sorted(CLUSTER))
-def test_pulumi_cloud_login_is_a_short_lived_oidc_token(name):
+def test_pulumi_cloud_login_is_a_short_lived_oidc_token_read_only_outside_the_deploy(name):
+    """Only the deploy gets an organisation token; previews and the drift check get a token of a
+    team whose stack permission is Read: they can preview prod, never update, import or delete it."""
     job = cluster_job(name)
     auth = step(job, "pulumi/auth-actions")["with"]
     assert auth["organization"] == "${{ vars.PULUMI_ORG }}"
-    assert auth["requested-token-type"] == "urn:pulumi:token-type:access_token:organization"
+    if name == "deploy.yml":
+        assert auth["requested-token-type"] == "urn:pulumi:token-type:access_token:organization"
+    else:
+        assert auth["requested-token-type"] == "urn:pulumi:token-type:access_token:team"
+        assert auth["scope"] == "team:${{ vars.PULUMI_READ_TEAM }}"
     assert job["permissions"]["id-token"] == "write"
     text = (WORKFLOWS / name).read_text()
     assert "PULUMI_ACCESS_TOKEN" not in text, "no long-lived token"
@@ -172,43 +97,52 @@ def test_the_policy_pack_runs_from_its_own_venv(name):
     assert yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())["runtime"]["options"]["virtualenv"] == "venv"
 
 
+@pytest.mark.parametrize("name, job, command, stack", [
+    ("preview.yml", "preview", "preview", "prod"), ("deploy.yml", "up", "up", "prod"),
+    ("drift.yml", "drift", "preview", "prod"), ("e2e.yml", "k3s", "up", "ci"), ("e2e.yml", "k3s", "preview", "ci"),
+])
+def test_every_preview_and_up_runs_the_policy_pack_with_its_stacks_config(name, job, command, stack):
+    line = pulumi_command(load(name)["jobs"][job], command)
+    assert "--policy-pack policies " in line + " "
+    assert f"--policy-pack-config policies/config.{stack}.json" in line
+
+
 # --- pull requests, deploys, forks ---------------------------------------------------------------
 
 
-def test_pull_requests_get_a_prod_preview_with_the_policy_pack_commented():
+def test_a_pull_request_gets_a_prod_preview_only_when_labelled_and_approved():
     workflow = load("preview.yml")
-    assert "pull_request" in workflow["on"]
+    assert "labeled" in workflow["on"]["pull_request"]["types"]
     job = cluster_job("preview.yml")
+    assert job["environment"] == "preview", "its secrets wait for a reviewer's approval of each run"
     s = step(job, "pulumi/actions")["with"]
     assert s["command"] == "preview" and s["stack-name"] == "${{ vars.PULUMI_ORG }}/gushen-infra/prod"
-    assert s["policyPacks"] == "policies"
+    assert "refresh" not in s, "a refresh would GET the Secrets, which the identity may not read"
     assert s["comment-on-pr"] is True
-    assert job["permissions"]["pull-requests"] == "write"
 
 
-@pytest.mark.parametrize("fork", [True, False])
-def test_forks_get_a_notice_and_no_preview(fork):
+@pytest.mark.parametrize("fork, labels, expected", [
+    (True, ["preview"], ["fork-notice"]), (False, ["preview"], ["preview"]), (False, ["docs"], []),
+])
+def test_forks_get_a_notice_and_unlabelled_pull_requests_nothing(fork, labels, expected):
     jobs = load("preview.yml")["jobs"]
     context = {
         "github.repository": "lurus/gushen-infra",
         "github.event.pull_request.head.repo.full_name": "someone/gushen-infra" if fork else "lurus/gushen-infra",
+        "github.event.pull_request.labels.*.name": labels,
     }
-    running = [name for name, job in jobs.items() if evaluate_if(job["if"], context)]
-    assert running == (["fork-notice"] if fork else ["preview"])
+    assert [name for name, job in jobs.items() if evaluate_if(job["if"], context)] == expected
     notice = jobs["fork-notice"]
     text = yaml.safe_dump(notice)
-    assert "secrets." not in text and "vars." not in text and "permissions" not in notice
+    assert "secrets." not in text and "vars." not in text and notice["permissions"] == {}
     assert "::notice" in notice["steps"][0]["run"] and "GITHUB_STEP_SUMMARY" in notice["steps"][0]["run"]
 
 
 def test_main_deploys_only_after_environment_approval():
     workflow = load("deploy.yml")
-    assert workflow["on"] == {"push": {"branches": ["main"]}}
     job = cluster_job("deploy.yml")
-    assert job["environment"]["name"] == "production"
     s = step(job, "pulumi/actions")["with"]
     assert s["command"] == "up" and s["stack-name"] == "${{ vars.PULUMI_ORG }}/gushen-infra/prod"
-    assert s["policyPacks"] == "policies"
     assert workflow["concurrency"] == {"group": "pulumi-prod", "cancel-in-progress": False}, "never cancel a deploy"
 
 
@@ -219,12 +153,24 @@ def test_drift_runs_on_a_schedule_and_fails_on_any_difference():
     workflow = load("drift.yml")
     assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
     job = cluster_job("drift.yml")
+    assert job["environment"] == "drift"
     run = next(s for s in job["steps"] if "pulumi preview" in s.get("run", ""))
-    command = " ".join(run["run"].split())
-    for flag in ("--refresh", "--expect-no-changes", "--diff", "--policy-pack policies", '--stack "$STACK"'):
+    command = pulumi_command(job, "preview")
+    for flag in ("--refresh", "--expect-no-changes", "--diff", '--stack "$STACK"'):
         assert flag in command
     assert "set -o pipefail" in run["run"], "the tee must not hide the preview's exit status"
     assert run["env"]["STACK"] == step(cluster_job("deploy.yml"), "pulumi/actions")["with"]["stack-name"]
+
+
+def test_drift_leaves_out_exactly_the_secrets_the_identity_may_not_read():
+    """pulumi's URN globs: ``**`` is ``.*``, ``*`` is ``[^:]*`` (pkg/resource/deploy/deployment.go, getMatcher)."""
+    (glob,) = re.findall(r"--exclude '([^']+)'", pulumi_command(cluster_job("drift.yml"), "preview"))
+    pattern = re.compile("^" + ".*".join("[^:]*".join(map(re.escape, p.split("*"))) for p in glob.split("**")) + "$")
+    base = "urn:pulumi:prod::gushen-infra::gushen:core:AppNamespace$"
+    assert pattern.match(base + "kubernetes:core/v1:Secret::ai-qtrd-secrets")
+    assert not pattern.match(base + "kubernetes:core/v1:ConfigMap::ai-qtrd-config")
+    # Only the kind Secret: not an object whose parent component's type says "Secret".
+    assert not pattern.match("urn:pulumi:prod::gushen-infra::gushen:core:Secrets$kubernetes:core/v1:ConfigMap::x")
 
 
 def test_drift_opens_or_updates_one_issue_with_the_diff():
@@ -232,7 +178,6 @@ def test_drift_opens_or_updates_one_issue_with_the_diff():
     report = job["steps"][-1]
     assert report["if"] == "failure() && steps.preview.outcome == 'failure'"
     assert "drift.txt" in report["run"] and "gh issue create" in report["run"] and "gh issue comment" in report["run"]
-    assert job["permissions"]["issues"] == "write"
 
 
 def _wiring(job: dict) -> list[Any]:
@@ -240,9 +185,10 @@ def _wiring(job: dict) -> list[Any]:
     keep = []
     for s in job["steps"]:
         if s.get("uses") or "requirements.txt" in s.get("run", ""):
-            keep.append({k: v for k, v in s.items() if k != "name"}
-                        | ({"with": {k: v for k, v in s["with"].items() if k == "pulumi-version"}}
-                           if s.get("uses", "").startswith("pulumi/actions@") else {}))
+            # The CLI's version, not its command; the login's organisation, not its token type (read-only for drift).
+            only = {"pulumi/actions": "pulumi-version", "pulumi/auth-actions": "organization"}.get(s.get("uses", "").split("@")[0])
+            keep.append({k: v for k, v in s.items() if k not in ("name", "env")}
+                        | ({"with": {k: v for k, v in s["with"].items() if k == only}} if only else {}))
     return keep
 
 
@@ -283,6 +229,21 @@ def test_tests_run_on_every_push_with_what_ci_run_installs():
     assert deps < index(job, lambda s: s.get("run") == "make test")
     lay_out = index(job, lambda s: "shared_schemas.py ../shared" in s.get("run", ""))
     assert lay_out < index(job, lambda s: s.get("run") == "make test")
+
+
+def test_tests_get_the_control_plane_binaries_checked_against_published_checksums():
+    (job,) = load("tests.yml")["jobs"].values()
+    (assets,) = [s for s in job["steps"] if "KUBEBUILDER_ASSETS" in s.get("name", "")]
+    env, script = assets["env"], assets["run"]
+    assert re.fullmatch(r"v1\.36\.\d+", env["KUBE_VERSION"]) and re.fullmatch(r"v3\.5\.\d+", env["ETCD_VERSION"])
+    for name in ("KUBE_SERVER_SHA512", "ETCD_SHA512"):
+        assert re.fullmatch(r"[0-9a-f]{128}", env[name])
+        assert f'echo "${name}  ' in script
+    assert script.count("sha512sum --check --strict") == 2
+    for binary in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "/etcd"):
+        assert binary in script
+    test = job["steps"][-1]
+    assert test["run"] == "make test" and test["env"]["KUBEBUILDER_ASSETS"] == env["ASSETS"]
 
 
 def _mirror(tmp_path: Path) -> Path:
