@@ -45,9 +45,10 @@ class _StackFileLoader(SafeLoader):  # libyaml's parser where installed: the ren
         return super().construct_mapping(node, deep)
 
 
-# The CLI's parser (gopkg.in/yaml.v3, YAML 1.2) reads only true/false (any case form: resolve.go's
-# resolve table) as booleans; PyYAML's YAML 1.1 also reads yes/no/on/off, which `pulumi up` would
-# hand to the program as strings. Read them as the CLI does: the config then refuses them by name.
+# The CLI's parser, gopkg.in/yaml.v3, reads booleans the YAML 1.2 way: true/false (True, TRUE, ...);
+# yes/no/on/off stay strings unless decoded into a typed bool (its README, "Compatibility"), and the
+# stack's config values are not. PyYAML's YAML 1.1 would read them as booleans, which `pulumi up`
+# would hand to the program as strings: read them as the CLI does, and the config refuses them by name.
 _StackFileLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
