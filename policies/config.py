@@ -1,4 +1,8 @@
-"""Policy config: every key's default (prod) and JSON schema, written once.
+"""Policy config: every key's default (the spec's rules) and JSON schema, written once.
+
+A stack's nodes and their capacities (``nodes``, ``allocatable``) have no default: they come from
+the stack's config, ``policies/config.<stack>.json``, which the program generates from its stack
+file (``make policy-config``); a policy that reads them refuses to run without them.
 
 The pack hands each policy's schema to the CLI (which fills in the defaults and validates
 what ``--policy-pack-config`` gives); ``python -m policies.check --config FILE`` reads that
