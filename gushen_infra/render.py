@@ -312,8 +312,9 @@ def _writable_dir(out_dir: Path) -> Optional[str]:
     return None
 
 
-#: Pulumi's stack names (sdk/go/common/tokens: letters, digits, '-', '_', '.').
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: What the CLI takes as a stack name: pulumi/pulumi sdk/go/common/tokens/stack_name.go,
+#: ``ParseStackName`` (letters, digits, '-', '_', '.'; not empty; at most 100 characters).
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
 def _stack_problem(stack: str, project: Path, from_file: bool) -> Optional[str]:
@@ -322,7 +323,7 @@ def _stack_problem(stack: str, project: Path, from_file: bool) -> Optional[str]:
     if not stack.strip():
         return f"--stack {stack!r} is empty; name one of the stacks found in {project}: {found}"
     if not _STACK_NAME.match(stack):
-        return f"--stack {stack!r} is not a stack name (letters, digits, '-', '_', '.'); stacks found: {found}"
+        return f"--stack {stack!r} is not a stack name (up to 100 letters, digits, '-', '_', '.'); stacks found: {found}"
     if not from_file and not (project / f"Pulumi.{stack}.yaml").is_file():
         return f"--stack {stack!r}: no Pulumi.{stack}.yaml in {project}; stacks found: {found}"
     return None
