@@ -4,16 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 REQS := requirements.txt requirements-dev.txt policies/requirements.txt
-## The stack `make render` renders (Pulumi.$(STACK).yaml), checked with policies/config.$(STACK).json if it exists.
+## The stack `make render` renders (Pulumi.$(STACK).yaml), checked with policies/config.$(STACK).json
+## (generated from the stack file first if that is newer).
 STACK ?= prod
-POLICY_CONFIG ?= $(wildcard policies/config.$(STACK).json)
+POLICY_CONFIG ?= $(if $(wildcard Pulumi.$(STACK).yaml),policies/config.$(STACK).json)
 ## Every binary the live tests run, as binary:Debian package (`make deps` installs the missing ones).
 DEPS := redis-server:redis-server haproxy:haproxy initdb:postgresql promtool:prometheus \
 	prometheus-redis-exporter:prometheus-redis-exporter restic:restic sshd:openssh-server ssh-keygen:openssh-client
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 APT ?= apt-get
 
-.PHONY: render test deps policy-venv clean
+.PHONY: render policy-config test deps policy-venv clean
 
 $(STAMP): $(REQS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +24,18 @@ $(STAMP): $(REQS)
 
 ## Render a stack without a cluster into rendered/$(STACK)/ and check it against the policy pack
 ## (in the same process: `python -m policies.check rendered/prod/manifests.yaml` gives the same answer).
-render: $(STAMP)
+render: $(STAMP) $(POLICY_CONFIG)
 	$(PY) -m gushen_infra.render --stack $(STACK) --out rendered/$(STACK) --check $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
+
+## The policy pack's config of every stack, policies/config.<stack>.json, generated from its stack file's
+## gushen:clusterNodes and gushen:nodes (the one place a node's name and capacity live): run it after
+## editing them and commit the result; CI fails while a checked-in file differs.
+policy-config: $(STAMP)
+	$(PY) -m gushen_infra.policy_config
+
+policies/config.%.json: Pulumi.%.yaml | $(STAMP)
+	$(PY) -m gushen_infra.policy_config --stack $*
+	touch $@
 
 ## Run every test.
 test: $(STAMP)

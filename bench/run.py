@@ -40,13 +40,16 @@ from typing import Any, Optional
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The prod stack's policy config (generated from Pulumi.prod.yaml): the pack has no nodes of its own.
+POLICY_CONFIG = ROOT / "policies" / "config.prod.json"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import model, synthetic  # noqa: E402
 from gushen_infra import render  # noqa: E402
 from policies.base import Obj  # noqa: E402
-from policies.catalog import evaluate  # noqa: E402
+from policies.catalog import RULES, evaluate  # noqa: E402
+from policies.config import resolve  # noqa: E402
 
 SIZES = (100, 1000, 5000)
 QUICK_SIZES = (30, 100)
@@ -138,9 +141,10 @@ def floor_modules() -> list[str]:
 
 def check_objects(docs: list[dict[str, Any]]) -> Callable[[], int]:
     """What ``policies.check`` does after loading: manifests to objects to violations."""
+    settings = resolve(json.loads(POLICY_CONFIG.read_text()), RULES)
 
     def run() -> int:
-        return len(evaluate([Obj.from_manifest(d) for d in docs]))
+        return len(evaluate([Obj.from_manifest(d) for d in docs], settings))
 
     return run
 
@@ -183,7 +187,7 @@ def bench_processes(runs: int, out: Path) -> dict[str, Any]:
             "floor": [py, "-c", FLOOR_CODE],
             "render": render_cmd,
             "render_check": [*render_cmd, "--check"],
-            "check": [py, "-m", "policies.check", str(out / "manifests.yaml")],
+            "check": [py, "-m", "policies.check", str(out / "manifests.yaml"), "--config", str(POLICY_CONFIG)],
         },
         runs,
         stdin={"floor": "\n".join(modules)},
@@ -231,7 +235,8 @@ def bench_check_files(
             yaml.dump_all(synthetic.repeat(docs, size), handle, Dumper=render.SafeDumper,
                                  sort_keys=False, default_flow_style=False, width=120)
     log(f"policies.check processes on {', '.join(map(str, sizes))} objects, {runs} rounds")
-    times = process_times({str(n): [py, "-m", "policies.check", str(files[n])] for n in sizes}, runs, stdin={})
+    times = process_times({str(n): [py, "-m", "policies.check", str(files[n]), "--config", str(POLICY_CONFIG)]
+                           for n in sizes}, runs, stdin={})
     rows = []
     for n in sizes:
         rows.append({"objects": n, "bytes": files[n].stat().st_size, **figure(times[str(n)], times[f"{n} cpu"]),

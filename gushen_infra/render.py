@@ -15,11 +15,12 @@ import argparse
 import gc
 import json
 import os
+import re
 import runpy
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -58,7 +59,8 @@ import yaml  # noqa: E402
 from pulumi.runtime.mocks import MockMonitor  # noqa: E402
 from pulumi.runtime.settings import get_root_resource  # noqa: E402
 
-from . import config  # noqa: E402
+from . import config, policy_config  # noqa: E402
+from .stackfile import read_stack_file  # noqa: E402
 
 PROJECT = "gushen-infra"
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,8 +75,6 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 GC_THRESHOLD0 = 50_000
 
 SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-#: libyaml's parser for the stack file: the pure-Python one was a tenth of a prod run's profile.
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Apply order: what others live in or refer to comes first (as Helm orders its installs).
 KIND_ORDER = [
@@ -156,54 +156,6 @@ class RecordingMonitor(MockMonitor):
                 "ignoreChanges": list(request.ignoreChanges),
             }
         return response
-
-
-class _StackFileLoader(SafeLoader):  # libyaml's parser where installed: the render's own time
-    """YAML as the Pulumi CLI reads a stack file: a key set twice in one mapping is an error.
-
-    The CLI reads ``Pulumi.<stack>.yaml`` with gopkg.in/yaml.v3 (pulumi/pulumi
-    sdk/go/common/encoding/marshal.go, ``yamlMarshaler.Unmarshal``, called by
-    ``workspace.LoadProjectStackBytes``), whose decoder checks unique keys (decode.go,
-    ``decoder.mapping``: "line N: mapping key ... already defined at line M"), so ``pulumi up``
-    refuses such a file; PyYAML would silently keep the last value.
-    """
-
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self.duplicates: list[str] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
-            try:
-                first = seen.setdefault(key, line)
-            except TypeError:  # an unhashable key: the base class says what is wrong
-                continue
-            if first != line:
-                self.duplicates.append(f"line {line}: key {key!r} is already set on line {first}")
-        return super().construct_mapping(node, deep)
-
-
-def read_stack_file(path: Path) -> Mapping[str, Any]:
-    """The stack file's top-level mapping; :class:`~gushen_infra.config.ConfigError` if it is unreadable."""
-    try:
-        loader = _StackFileLoader(path.read_text())
-        try:
-            document = loader.get_single_data() or {}
-        finally:
-            loader.dispose()
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise config.ConfigError([f"{path.name}: cannot read stack file ({exc})"]) from exc
-    if loader.duplicates:
-        raise config.ConfigError(
-            [f"{path.name}: {d} (pulumi refuses a stack file with a key set twice)" for d in loader.duplicates]
-        )
-    if not isinstance(document, Mapping) or not isinstance(document.get("config") or {}, Mapping):
-        raise config.ConfigError([f"{path.name}: not a stack file (want a mapping with a `config:` mapping)"])
-    return document
 
 
 #: Stack files named on the command line (``--config FILE``), by stack name; otherwise
@@ -360,6 +312,35 @@ def _writable_dir(out_dir: Path) -> Optional[str]:
     return None
 
 
+#: What the CLI takes as a stack name: pulumi/pulumi sdk/go/common/tokens/stack_name.go,
+#: ``ParseStackName`` (letters, digits, '-', '_', '.'; not empty; at most 100 characters).
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def _stack_problem(stack: str, project: Path, from_file: bool) -> Optional[str]:
+    """Why ``--stack`` names no stack to render, listing the stacks found; ``None`` if it does."""
+    found = ", ".join(policy_config.stacks(project)) or "none"
+    if not stack.strip():
+        return f"--stack {stack!r} is empty; name one of the stacks found in {project}: {found}"
+    if not _STACK_NAME.match(stack):
+        return f"--stack {stack!r} is not a stack name (up to 100 letters, digits, '-', '_', '.'); stacks found: {found}"
+    if not from_file and not (project / f"Pulumi.{stack}.yaml").is_file():
+        return f"--stack {stack!r}: no Pulumi.{stack}.yaml in {project}; stacks found: {found}"
+    return None
+
+
+def _invalidate(out_dir: Path) -> str:
+    """Remove the previous render's ``manifests.yaml``: left in place, it would look current."""
+    target = out_dir / "manifests.yaml"
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        return "nothing was written"
+    except OSError as exc:
+        return f"nothing was written, and the previous {target} could not be removed ({exc.strerror or exc}): it is stale"
+    return f"nothing was written, and the previous {target} was removed (it is not this stack's render)"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gushen_infra.render", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml (default: prod, or the --config file's)")
@@ -376,18 +357,26 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="then run the policy pack on the rendered objects, as python -m policies.check does (exit 1 on a "
         "mandatory violation)",
     )
-    parser.add_argument("--policy-config", metavar="FILE", help="with --check: the --policy-pack-config JSON")
+    parser.add_argument(
+        "--policy-config", metavar="FILE",
+        help="with --check: the --policy-pack-config JSON (default: derived from the rendered stack file's "
+        "nodes, as make policy-config writes policies/config.<stack>.json)",
+    )
     args = parser.parse_args(argv)
     if args.policy_config and not args.check:
         parser.error("--policy-config applies only with --check (add --check, or drop --policy-config)")
-    stack = args.stack or (_stack_name(args.config) if args.config else "prod")
+    stack = args.stack if args.stack is not None else (_stack_name(args.config) if args.config else "prod")
+    problem = _stack_problem(stack, args.project, args.config is not None)
+    if problem:
+        print(f"render: {problem}; nothing was rendered", file=sys.stderr)
+        return 2
     out_dir = args.out or args.project / "rendered" / stack
     problem = _writable_dir(out_dir)
     if problem:
         print(f"render: --out {out_dir}: {problem}; nothing was rendered", file=sys.stderr)
         return 2
     policy_settings = None
-    if args.check:
+    if args.check and args.policy_config:
         policy_settings = _policy_settings(args.policy_config)
         if policy_settings is None:
             return 2
@@ -397,22 +386,32 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         resources = run_program(stack, project)
         values, secret_keys = stack_config(stack, project)
+        settings = settings_of(values, secret_keys)
+        entries = read_stack_file(STACK_FILES.get(stack) or project / f"Pulumi.{stack}.yaml").get("config") or {}
+        held = {k for k, v in entries.items() if isinstance(v, Mapping) and "secure" in v}
     except config.ConfigError as exc:
-        print(f"render: stack {stack!r} has invalid config; nothing was written:", file=sys.stderr)
+        print(f"render: stack {stack!r} has invalid config; {_invalidate(out_dir)}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
     finally:
         STACK_FILES.pop(stack, None)
+    if args.check and policy_settings is None:
+        # The stack file's own nodes: an edited copy (--config) is checked against what it declares.
+        policy_settings = _policy_settings(None, policy_config.document(settings))
+        if policy_settings is None:
+            print(f"render: {_invalidate(out_dir)}", file=sys.stderr)
+            return 2
     docs = manifests(resources)
     try:
         target = write(out_dir, docs)
     except OSError as exc:
-        print(f"render: cannot write {out_dir / 'manifests.yaml'} ({exc.strerror or exc}); nothing was written",
+        print(f"render: cannot write {out_dir / 'manifests.yaml'} ({exc.strerror or exc}); {_invalidate(out_dir)}",
               file=sys.stderr)
         return 2
     print(f"rendered {len(docs)} objects of stack {stack!r} to {target}")
-    _report_placeholders(values, secret_keys)
+    _report_placeholders(settings)
+    _report_secrets(stack, settings, held)
     if args.check:
         from policies.base import Obj
         from policies.check import report
@@ -422,31 +421,49 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-def _report_placeholders(values: Mapping[str, str], secret_keys: Iterable[str]) -> None:
-    """Say which placeholders the render used (``pulumi up`` refuses them): on stderr, so stdout
-    stays the manifests' path and the policy findings."""
+def settings_of(values: Mapping[str, str], secret_keys: Iterable[str]) -> config.Settings:
+    """The settings of the stack file just rendered (its values as the CLI hands them over)."""
     ours, other = config.split_namespace(values)
     secret = {k.split(":", 1)[1] for k in secret_keys if k.startswith(f"{config.NAMESPACE}:")}
-    lines = config.placeholder_lines(config.validate(ours, secret, other))
+    return config.validate(ours, secret, other)
+
+
+def _report_placeholders(settings: config.Settings) -> None:
+    """Say which placeholders the render used (``pulumi up`` refuses them): on stderr, so stdout
+    stays the manifests' path and the policy findings."""
+    lines = config.placeholder_lines(settings)
     if lines:
         print(f"render: {len(lines)} placeholder(s) used; pulumi up refuses them until they are set:", file=sys.stderr)
         for line in lines:
             print(f"  {line}", file=sys.stderr)
 
 
-def _policy_settings(path: Optional[str]) -> Any:
-    """The policy pack's resolved settings, or ``None`` (after saying why) if the config is bad."""
+def _report_secrets(stack: str, settings: config.Settings, held: Collection[str]) -> None:
+    """Every secret a real ``pulumi up`` of this stack needs that its stack file does not hold
+    (``held``: its ``secure:`` keys), each with the command that sets it."""
+    missing = [k for k in config.required_secrets(settings) if f"{config.NAMESPACE}:{k}" not in held]
+    if missing:
+        print(f"render: {len(missing)} secret(s) that a real pulumi up of stack {stack!r} needs are not in its stack "
+              "file; set each once:", file=sys.stderr)
+        for key in missing:
+            print(f"  {config.NAMESPACE}:{key}: {config.secret_command(key, stack)}", file=sys.stderr)
+
+
+def _policy_settings(path: Optional[str], document: Optional[Mapping[str, Any]] = None) -> Any:
+    """The policy pack's resolved settings from the file at ``path``, or from ``document`` (the stack
+    file's own: :func:`gushen_infra.policy_config.document`); ``None`` (after saying why) if bad."""
     # Imported here: a render without --check does not pay for the policy pack.
     from policies.catalog import RULES
     from policies.check import InputError, read_config
     from policies.config import PolicyConfigError, resolve
 
     try:
-        return resolve(read_config(path), RULES)
+        return resolve(read_config(path) if path else document, RULES)
     except InputError as exc:
         print(f"render --check: {exc}", file=sys.stderr)
     except PolicyConfigError as exc:
-        print(f"render --check: {path}: invalid policy config:", file=sys.stderr)
+        where = path or "the policy config derived from the stack file"
+        print(f"render --check: {where}: invalid policy config:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
     return None

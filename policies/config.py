@@ -1,4 +1,8 @@
-"""Policy config: every key's default (prod) and JSON schema, written once.
+"""Policy config: every key's default (the spec's rules) and JSON schema, written once.
+
+A stack's nodes and their capacities (``nodes``, ``allocatable``) have no default: they come from
+the stack's config, ``policies/config.<stack>.json``, which the program generates from its stack
+file (``make policy-config``); a policy that reads them refuses to run without them.
 
 The pack hands each policy's schema to the CLI (which fills in the defaults and validates
 what ``--policy-pack-config`` gives); ``python -m policies.check --config FILE`` reads that
@@ -36,21 +40,27 @@ _STRINGS = {"type": "array", "items": {"type": "string"}}
 _PSS_LEVEL = {"type": "string", "enum": ["privileged", "baseline", "restricted"]}
 
 
+#: A key without a default: a stack's own fact (its nodes), which only its config can give.
+STACK_FACT = object()
+
+
 def _key(description: str, schema: Mapping[str, Any], default: Any) -> dict[str, Any]:
-    return {**schema, "description": description, "default": default}
+    return {**schema, "description": description, **({} if default is STACK_FACT else {"default": default})}
 
 
-#: Every config key, by name. Defaults are the prod cluster of the spec (sections 2.1, 8.1, 8.2, 16.3).
+#: Every config key, by name. Defaults are the spec's rules (sections 8.1, 16.3). A stack's nodes
+#: and their capacities have none: they live in its stack file (gushen:clusterNodes, gushen:nodes),
+#: and ``make policy-config`` writes them to policies/config.<stack>.json, the config to run with.
 KEYS: dict[str, dict[str, Any]] = {
     "nodes": _key(
-        "Node names (kubernetes.io/hostname) of the web, API and data tiers.",
+        "Node names (kubernetes.io/hostname) of the web, API and data tiers (from the stack file).",
         {
             "type": "object",
             "properties": {t: {"type": "string", "minLength": 1} for t in ("web", "api", "data")},
             "required": ["web", "api", "data"],
             "additionalProperties": False,
         },
-        {"web": "cloud-ubuntu-3-2c2g", "api": "cloud-ubuntu-2-4c8g", "data": "cloud-ubuntu-1-16c32g"},
+        STACK_FACT,
     ),
     "dataComponents": _key(
         "app.kubernetes.io/component values that must be pinned to the data node.",
@@ -70,13 +80,9 @@ KEYS: dict[str, dict[str, Any]] = {
         _COMPUTE, {"cpu": "1000m", "memory": "1Gi"},
     ),
     "allocatable": _key(
-        "Allocatable CPU and memory by node name (spec 2.1).",
+        "Allocatable CPU and memory by node name (from the stack file).",
         {"type": "object", "additionalProperties": _COMPUTE},
-        {
-            "cloud-ubuntu-1-16c32g": {"cpu": "16", "memory": "32Gi"},
-            "cloud-ubuntu-2-4c8g": {"cpu": "4", "memory": "8Gi"},
-            "cloud-ubuntu-3-2c2g": {"cpu": "2", "memory": "4Gi"},
-        },
+        STACK_FACT,
     ),
     "includePreferred": _key(
         "Also count pods that prefer one node (soft affinity, as the API tier does) against it: "
@@ -210,10 +216,16 @@ def values(policy: str, keys: Iterable[str], given: Mapping[str, Any] | None) ->
         f"{policy}.{k}: unknown key for this policy (it reads: {', '.join(keys) or 'nothing'}), value {_quote(v)}"
         for k, v in given.items() if k not in keys
     ]
-    out = {k: given.get(k, KEYS[k]["default"]) for k in keys}
+    out = {k: given.get(k, KEYS[k].get("default")) for k in keys}
     for k in keys:
         if k in given:
             problems += check_value(given[k], KEYS[k], f"{policy}.{k}")
+        elif "default" not in KEYS[k]:
+            problems.append(
+                f"{policy}.{k}: required: a stack's nodes come from its stack file; run with its generated "
+                f"config, --policy-pack-config policies/config.<stack>.json (make policy-config writes it), "
+                f"or disable {policy}"
+            )
     if problems:
         raise PolicyConfigError(problems)
     return out
@@ -258,6 +270,9 @@ def resolve(document: Mapping[str, Any] | None, rules: Iterable[Any]) -> dict[st
     out: dict[str, Setting] = {}
     for rule in rules:
         level = levels.get(rule.name, levels.get("all", rule.enforcement))
+        if level == "disabled":  # a disabled policy needs no config (the stack's nodes included)
+            out[rule.name] = Setting(level, {k: KEYS[k].get("default") for k in rule.keys})
+            continue
         try:
             out[rule.name] = Setting(level, values(rule.name, rule.keys, props.get(rule.name)))
         except PolicyConfigError as exc:

@@ -62,7 +62,7 @@ def adopting(monkeypatch_module) -> list[Recorded]:
 def monkeypatch_module():
     # The stack file carries no secrets; the render fills required ones with placeholders.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(config, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
+        mp.setattr(config.keys, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
         yield mp
 
 
@@ -230,7 +230,7 @@ def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting
 
 
 def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets(monkeypatch):
-    monkeypatch.setattr(config, "REQUIRED_SECRETS", REQUIRED_SECRETS)
+    monkeypatch.setattr(config.keys, "REQUIRED_SECRETS", REQUIRED_SECRETS)
     with pytest.raises(config.ConfigError) as err:
         run_stack("prod", {"adopt": {"enabled": True}})
     problems = "\n".join(err.value.problems)
@@ -291,19 +291,20 @@ def test_import_ids_are_namespace_slash_name_and_name_for_cluster_scoped_objects
 
 
 def test_the_adoption_run_passes_the_policy_pack(adopting, tmp_path):
-    """`pulumi preview --policy-pack policies` in the adoption run: numeric targetPorts are container ports too."""
+    """`pulumi preview --policy-pack policies --policy-pack-config policies/config.prod.json` in the
+    adoption run: numeric targetPorts are container ports too."""
     from gushen_infra.render import manifests
 
     path = tmp_path / "adopting.yaml"
     path.write_text(yaml.safe_dump_all(manifests(adopting), sort_keys=False))
-    done = subprocess.run([sys.executable, "-m", "policies.check", str(path)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "policies.check", str(path), "--config", "policies/config.prod.json"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "mandatory" not in done.stdout, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("override, message", [
     ({"objects": ["deployment/ai-qtrd-web"]}, "gushen:adopt.objects.0: String should match pattern"),
-    ({"enabled": "yes please"}, "gushen:adopt.enabled: Input should be a valid boolean"),
+    ({"enabled": "yes please"}, "gushen:adopt.enabled: not a boolean: want true or false"),
 ])
 def test_bad_adoption_config_names_the_key_and_quotes_the_value(override, message):
     with pytest.raises(config.ConfigError, match=re.escape(message)):

@@ -14,6 +14,7 @@ from policies.base import Obj
 from policies.catalog import evaluate
 
 from .conftest import run_stack
+from .policy_baseline import prod_settings
 from .test_config import SECRET_KEYS, prod_raw, problems_of, with_change
 from .test_redis import registrations
 
@@ -211,7 +212,7 @@ def test_restore_pods_are_ready_to_apply_and_guarded(prod):
 
 def test_jobs_and_restore_pods_pass_the_policy_pack(prod):
     manifests = prod.manifests + list(restore_pods(prod).values())
-    violations = evaluate([Obj.from_manifest(m) for m in manifests])
+    violations = evaluate([Obj.from_manifest(m) for m in manifests], prod_settings())
     ours = {*JOBS, "redis-restore", "postgres-restore", "backups", "backup-scripts"}
     assert [v.line for v in violations if v.name in ours] == []
 
@@ -220,7 +221,7 @@ def test_the_policy_pack_holds_the_jobs_to_the_data_node(prod):
     """The pack does look at them: a backup pod off the data node is a violation."""
     job = copy.deepcopy(prod.get("CronJob", "redis-backup"))
     pod_of(job)["nodeSelector"] = {"kubernetes.io/hostname": "cloud-ubuntu-2-4c8g"}
-    lines = [v.line for v in evaluate([Obj.from_manifest(job)]) if v.policy == "node-placement"]
+    lines = [v.line for v in evaluate([Obj.from_manifest(job)], prod_settings()) if v.policy == "node-placement"]
     assert lines and "backup pods must be pinned" in lines[0]
 
 
@@ -235,7 +236,7 @@ BAD_CASES = [
     ("backup.timeZone", "Beijing", "gushen:backup.timeZone: unknown time zone"),
     ("backup.postgres.image", "postgres:latest", "gushen:backup.postgres.image: image is tagged 'latest'"),
     ("backup.postgres.image", "postgres", "gushen:backup.postgres.image: image has no tag"),
-    ("backup.storage.size", "50GB", "gushen:backup.storage.size: malformed quantity (got '50GB')"),
+    ("backup.storage.size", "50GB", "gushen:backup.storage.size: malformed quantity; Kubernetes spells it '50Gi' (powers of 1024, what memory sizes use) or '50G' (powers of 1000) (got '50GB')"),
     ("backup.redis.resources.requests.memory", "1Gi",
      "gushen:backup.redis.resources.requests.memory: request '1Gi' is above the limit '256Mi'"),
     ("backup.redis.kep", 5, "gushen:backup.redis.kep: unknown key"),

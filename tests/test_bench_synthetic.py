@@ -12,6 +12,8 @@ from gushen_infra import render
 from policies.base import Obj
 from policies.catalog import evaluate
 
+from .policy_baseline import prod_settings
+
 
 @pytest.fixture(scope="module")
 def three() -> list[render.Recorded]:
@@ -36,7 +38,7 @@ def test_copies_pass_every_policy_but_node_capacity(three):
     # Every reference and selector resolves within its own namespace, so the benchmark times a
     # realistic stack; three environments' pods do not fit the nodes they are pinned to, and
     # that is all.
-    violations = evaluate([Obj.from_manifest(d) for d in render.manifests(three)])
+    violations = evaluate([Obj.from_manifest(d) for d in render.manifests(three)], prod_settings())
     assert {(v.policy, v.kind) for v in violations} == {("node-capacity", "Node")}
 
 

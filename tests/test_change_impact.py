@@ -68,6 +68,13 @@ def with_(path: str, value: Any) -> dict[str, Any]:
     return {top: tree}
 
 
+def renamed_node(tier: str, new: str) -> dict[str, Any]:
+    """A tier's node renamed where the stack file names it: its declaration and the tier's reference."""
+    old = prod_values()["nodes"][tier]
+    declared = {new if name == old else name: spec for name, spec in prod_values()["clusterNodes"].items()}
+    return {**with_(f"nodes.{tier}", new), "clusterNodes": declared}
+
+
 def merge(*overrides: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for o in overrides:
@@ -138,6 +145,16 @@ CHANGES = [
     Change("generated Redis password rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS, PROXY}),
            replaced=frozenset({("random:index/randomPassword:RandomPassword", "redis-password")}),
            rotate=frozenset({"redis-password"}), note="a new password is a new RandomPassword: nothing else is replaced"),
+    Change("Lurus API key rotated (`lurusApiKey`)", {"lurusApiKey": "lk-rotated"}, frozenset({WEB})),
+    Change("database password rotated (`databasePassword`)", {"databasePassword": "pw-rotated"}, frozenset({API})),
+    Change("generated NextAuth secret rotated (`--replace` its RandomPassword)", {}, frozenset({WEB}),
+           replaced=frozenset({("random:index/randomPassword:RandomPassword", "nextauth-secret")}),
+           rotate=frozenset({"nextauth-secret"}), note="a new secret is a new RandomPassword: nothing else is replaced"),
+    Change("secret-digest key rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS, PROXY}),
+           replaced=frozenset({("random:index/randomPassword:RandomPassword", "secret-digest-key")}),
+           rotate=frozenset({"secret-digest-key"}), note="no value changes: every pod with a secret digest restarts"),
+    Change("kubeconfig rotated (`kubeconfig`)", {"kubeconfig": "apiVersion: v1 # rotated"}, frozenset()),
+    Change("restic password rotated (`resticPassword`)", {"resticPassword": "restic-rotated"}, frozenset()),
     Change("web image bump (`web.image`)", with_("web.image", "gushen-web:v19"), frozenset({WEB})),
     Change("API replicas 1 → 2 (`api.replicas`)", with_("api.replicas", 2), frozenset()),
     Change("web resources (`web.resources`)", with_("web.resources.limits", {"cpu": "600m", "memory": "512Mi"}),
@@ -161,7 +178,7 @@ CHANGES = [
     Change("web autoscaling off again", {}, frozenset(), before=with_("web.autoscaling.enabled", True)),
     Change("network isolation off (`network.enabled: false`)", with_("network.enabled", False), frozenset()),
     Change("network isolation on again", {}, frozenset(), before=with_("network.enabled", False)),
-    Change("web node renamed (`nodes.web`)", with_("nodes.web", "cloud-ubuntu-3-2c2g-new"), frozenset({WEB})),
+    Change("web node renamed (`nodes.web`)", renamed_node("web", "cloud-ubuntu-3-2c2g-new"), frozenset({WEB})),
 ]
 
 

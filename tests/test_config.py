@@ -57,7 +57,7 @@ def test_prod_config_is_valid_and_typed():
 
 BAD_CASES = [
     ("web.resources.requests.cpu", "500x", "gushen:web.resources.requests.cpu: malformed quantity (got '500x')"),
-    ("api.resources.limits.memory", "2GB", "gushen:api.resources.limits.memory: malformed quantity (got '2GB')"),
+    ("api.resources.limits.memory", "2GB", "gushen:api.resources.limits.memory: malformed quantity; Kubernetes spells it '2Gi' (powers of 1024, what memory sizes use) or '2G' (powers of 1000) (got '2GB')"),
     ("api.resources.requests.memory", "3Gi",
      "gushen:api.resources.requests.memory: request '3Gi' is above the limit '2Gi'"),
     ("web.resources.requests.cpu", "600m", "gushen:web.resources.requests.cpu: request '600m' is above the limit '500m'"),

@@ -11,6 +11,7 @@ from policies.base import Obj
 from policies.catalog import evaluate
 
 from .conftest import run_stack
+from .policy_baseline import prod_settings
 from .test_config import problems_of, prod_raw, with_change
 
 NS = "ai-qtrd"
@@ -133,7 +134,7 @@ def test_no_rule_without_the_operator():
 def test_monitored_stack_is_valid_and_passes_the_policy_pack(watched):
     for kind, name in (("StatefulSet", "redis"), ("Deployment", "ai-qtrd-web"), ("Deployment", "ai-qtrd-api")):
         kubernetes_validate.validate(watched.get(kind, name), "1.32", strict=True)
-    violations = evaluate([Obj.from_manifest(m) for m in watched.manifests])
+    violations = evaluate([Obj.from_manifest(m) for m in watched.manifests], prod_settings())
     assert [v.line for v in violations if v.enforcement == "mandatory"] == []
     assert [v.line for v in violations] == [], "no advisory either (labels, read-only root)"
 
@@ -144,7 +145,7 @@ def test_monitored_stack_is_checked_for_real(watched):
     sts = next(m for m in manifests if m["kind"] == "StatefulSet" and m["metadata"]["name"] == "redis")
     exporter = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "redis-exporter")
     exporter["resources"].pop("limits")
-    lines = [v.line for v in evaluate([Obj.from_manifest(m) for m in manifests]) if v.enforcement == "mandatory"]
+    lines = [v.line for v in evaluate([Obj.from_manifest(m) for m in manifests], prod_settings()) if v.enforcement == "mandatory"]
     assert any("redis-exporter" in line and "limits" in line for line in lines), lines
 
 

@@ -9,13 +9,13 @@ import pytest
 from policies.base import UNKNOWN
 from policies.catalog import RULES, evaluate
 
-from .policy_baseline import ctr, manifests, mutate, objects, pod
+from .policy_baseline import ctr, manifests, mutate, objects, pod, prod_settings
 
 TABLES = sorted(p.stem for p in Path(__file__).parent.glob("test_policies_*.py"))
 
 
 def test_baseline_reports_nothing():
-    assert [v.line for v in evaluate(objects())] == []
+    assert [v.line for v in evaluate(objects(), prod_settings())] == []
 
 
 def test_rules_are_named_and_described():
@@ -56,4 +56,4 @@ def test_every_policy_has_a_table_case():
 ])
 def test_unknown_values_during_preview_are_not_violations(target, path):
     """A value computed from another resource is unknown in preview: no policy may guess."""
-    assert [v.line for v in evaluate(objects(mutate(manifests(), target, path, UNKNOWN)))] == []
+    assert [v.line for v in evaluate(objects(mutate(manifests(), target, path, UNKNOWN)), prod_settings())] == []

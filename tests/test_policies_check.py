@@ -11,16 +11,22 @@ import pytest
 import yaml
 
 from .conftest import ROOT
-from .policy_baseline import DELETE, ctr, manifests, mutate
+from .policy_baseline import DELETE, ctr, manifests, mutate, with_prod
 
 WEB = "Deployment/ai-qtrd-web"
 LINE = re.compile(r"^(mandatory|advisory) [a-z]+(-[a-z]+)+ [A-Za-z]+/[a-z0-9.-]+: \S.*$")
 NO_LIMITS = "mandatory container-resources Deployment/ai-qtrd-web: container 'web' sets no limits.cpu"
 
 
+#: The prod stack's generated policy config: the baseline stands on prod's nodes.
+PROD_CONFIG = "policies/config.prod.json"
+
+
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``policies.check ARGS``, with the prod policy config unless ARGS name one."""
+    config = () if "--config" in args else ("--config", PROD_CONFIG)
     return subprocess.run(
-        [sys.executable, "-m", "policies.check", *args],
+        [sys.executable, "-m", "policies.check", *args, *config],
         cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
     )
 
@@ -97,21 +103,36 @@ def test_stdin_and_list_documents(clean):
 ])
 def test_config_sets_enforcement(tmp_path, broken, config, code, lines):
     cfg = tmp_path / "policy-config.json"
-    cfg.write_text(json.dumps(config))
+    cfg.write_text(json.dumps(with_prod(config)))
     result = run(broken, "--config", str(cfg))
     assert (result.returncode, result.stdout.splitlines()) == (code, lines)
 
 
 def test_config_sets_values(tmp_path, clean):
     cfg = tmp_path / "policy-config.json"
-    cfg.write_text(json.dumps({"node-placement": {"nodes": {"web": "n9", "api": "cloud-ubuntu-2-4c8g",
-                                                            "data": "cloud-ubuntu-1-16c32g"}}}))
+    cfg.write_text(json.dumps(with_prod({"node-placement": {"nodes": {"web": "n9", "api": "cloud-ubuntu-2-4c8g",
+                                                                      "data": "cloud-ubuntu-1-16c32g"}}})))
     result = run(clean, "--config", str(cfg))
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "mandatory node-placement Deployment/ai-qtrd-web: web pods must set nodeSelector "
         "kubernetes.io/hostname=n9 (got 'cloud-ubuntu-3-2c2g')"
     ]
+
+
+def test_without_a_config_the_rules_on_nodes_ask_for_the_stacks_config(tmp_path, clean):
+    """The pack has no nodes of its own: run with no config, it names the file to pass, and checks nothing."""
+    cfg = tmp_path / "none.json"
+    cfg.write_text("{}")
+    result = run(clean, "--config", str(cfg))
+    assert (result.returncode, result.stdout) == (2, "")
+    for key in ("node-placement.nodes", "node-capacity.allocatable"):
+        assert (f"  {key}: required: a stack's nodes come from its stack file; run with its generated config, "
+                "--policy-pack-config policies/config.<stack>.json (make policy-config writes it), or disable "
+                f"{key.split('.')[0]}") in result.stderr
+    disabled = tmp_path / "disabled.json"
+    disabled.write_text(json.dumps({"node-placement": "disabled", "node-capacity": "disabled"}))
+    assert run(clean, "--config", str(disabled)).returncode == 0
 
 
 @pytest.mark.parametrize("content, message", [

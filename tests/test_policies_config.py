@@ -1,31 +1,44 @@
-"""Policy config (policies/config.py): defaults are prod, the --policy-pack-config JSON overrides, bad values are named."""
+"""Policy config (policies/config.py): defaults are the spec's rules, a stack's nodes come only from its
+--policy-pack-config JSON (generated from its stack file), which overrides; bad values are named."""
+
+from pathlib import Path
 
 import pytest
 
 from policies import config
 from policies.catalog import RULES
 
+from .policy_baseline import PROD_POLICY_CONFIG, with_prod
+
 BY_NAME = {r.name: r for r in RULES}
 
 
 def test_defaults_are_the_rules_levels_and_the_schema_defaults():
-    settings = config.resolve(None, RULES)
+    settings = config.resolve(PROD_POLICY_CONFIG, RULES)
     for rule in RULES:
         assert settings[rule.name].enforcement == rule.enforcement
-        assert settings[rule.name].values == {k: config.KEYS[k]["default"] for k in rule.keys}
-    assert settings["node-placement"].values["nodes"] == {
-        "web": "cloud-ubuntu-3-2c2g", "api": "cloud-ubuntu-2-4c8g", "data": "cloud-ubuntu-1-16c32g",
-    }
+        given = PROD_POLICY_CONFIG.get(rule.name, {})
+        assert settings[rule.name].values == {k: given.get(k, config.KEYS[k].get("default")) for k in rule.keys}
+
+
+def test_the_pack_holds_no_node_of_any_stack():
+    """A node's name and capacity live in the stack file only: renaming one never edits policies/."""
+    assert "default" not in config.KEYS["nodes"] and "default" not in config.KEYS["allocatable"]
+    names = set(PROD_POLICY_CONFIG["node-capacity"]["allocatable"]) | set(PROD_POLICY_CONFIG["node-placement"]["nodes"].values())
+    pack = Path(config.__file__).parent
+    for source in sorted(pack.glob("*.py")) + [pack / "PulumiPolicy.yaml"]:
+        text = source.read_text()
+        assert not [n for n in names if n in text], source
 
 
 def test_all_then_policy_entry_like_the_cli():
-    settings = config.resolve({"all": "advisory", "node-capacity": {"enforcementLevel": "disabled"}}, RULES)
+    settings = config.resolve(with_prod({"all": "advisory", "node-capacity": {"enforcementLevel": "disabled"}}), RULES)
     assert settings["node-capacity"].enforcement == "disabled"
     assert {s.enforcement for n, s in settings.items() if n != "node-capacity"} == {"advisory"}
 
 
 def test_a_key_overrides_its_default_and_keeps_the_others():
-    settings = config.resolve({"resource-caps": {"defaultCap": {"cpu": "2", "memory": "4Gi"}}}, RULES)
+    settings = config.resolve(with_prod({"resource-caps": {"defaultCap": {"cpu": "2", "memory": "4Gi"}}}), RULES)
     assert settings["resource-caps"].values == {
         "caps": config.KEYS["caps"]["default"], "defaultCap": {"cpu": "2", "memory": "4Gi"},
     }
@@ -54,11 +67,12 @@ def test_bad_config_names_the_key_and_quotes_the_value(document, problem):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(config.PolicyConfigError) as exc:
-        config.resolve({"nope": "advisory", "health-probes": {"exemptContainers": [1]}}, RULES)
+        config.resolve(with_prod({"nope": "advisory", "health-probes": {"exemptContainers": [1]}}), RULES)
     assert len(exc.value.problems) == 2
 
 
 def test_schema_defaults_validate_against_their_own_schema():
     for key, schema in config.KEYS.items():
-        assert config.check_value(schema["default"], schema, key) == [], key
+        if "default" in schema:
+            assert config.check_value(schema["default"], schema, key) == [], key
         assert schema["description"]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from policies.catalog import RULES, evaluate
-from policies.config import resolve
 
-from .policy_baseline import DELETE, ctr, manifests, mutate, objects
+from .policy_baseline import DELETE, ctr, manifests, mutate, objects, prod_settings
 
 WEB, API = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api"
 
@@ -23,7 +22,7 @@ def broken() -> list[dict]:
 
 def test_report_is_in_rule_order_then_input_order():
     objs = objects(broken())
-    found = evaluate(objs)
+    found = evaluate(objs, prod_settings())
     rule_index = {rule.name: i for i, rule in enumerate(RULES)}
     position = {(o.kind, o.name): i for i, o in enumerate(objs)}
     keys = [(rule_index[v.policy], position[(v.kind, v.name)]) for v in found]
@@ -34,8 +33,8 @@ def test_report_is_in_rule_order_then_input_order():
 
 def test_each_resource_rule_reports_what_it_reports_alone():
     objs = objects(broken())
-    found = evaluate(objs)
-    settings = resolve(None, RULES)
+    found = evaluate(objs, prod_settings())
+    settings = prod_settings()
     for rule in (r for r in RULES if not r.stack):
         alone = [msg for o in objs if rule.applies_to(o) for msg in rule.check(o, settings[rule.name].values)]
         assert [v.message for v in found if v.policy == rule.name] == alone, rule.name

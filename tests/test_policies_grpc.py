@@ -39,6 +39,7 @@ from policies.quantity import parse
 from policies.config import resolve
 
 from .conftest import ROOT, stop_process
+from .policy_baseline import prod_settings, with_prod
 
 STARTUP_SECONDS = 60
 LEVEL = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory", proto.DISABLED: "disabled"}
@@ -122,12 +123,16 @@ def configure(
     stub: proto.AnalyzerStub,
     overrides: Optional[dict[str, dict[str, Any]]] = None,
     unknown: Optional[dict[str, dict[str, Any]]] = None,
+    stack_config: bool = True,
 ) -> None:
-    """Configure as the CLI does: every policy, its level and its schema defaults, then the overrides.
+    """Configure as the CLI does: every policy, its level and its schema defaults, then the overrides
+    (over prod's generated policy config, ``--policy-pack-config policies/config.prod.json``,
+    unless ``stack_config`` is false). A key without a default is not sent unless given.
 
     ``unknown``: entries for names the pack does not have, which the CLI passes on as given
     (``applyConfig`` in pulumi/pulumi ``pkg/resource/analyzer/config.go``).
     """
+    overrides = with_prod(overrides) if stack_config else overrides
     info = stub.GetAnalyzerInfo(empty_pb2.Empty())
     config = {
         name: proto.PolicyConfig(
@@ -137,7 +142,8 @@ def configure(
         for name, entry in (unknown or {}).items()
     }
     for policy in info.policies:
-        props = {k: v["default"] for k, v in json_format.MessageToDict(policy.configSchema.properties).items()}
+        schema = json_format.MessageToDict(policy.configSchema.properties)
+        props = {k: v["default"] for k, v in schema.items() if "default" in v}
         level = policy.enforcementLevel
         override = (overrides or {}).get(policy.name, {})
         props.update({k: v for k, v in override.items() if k != "enforcementLevel"})
@@ -174,7 +180,7 @@ def analyze(
 
 def check_lines(recs: list[render.Recorded], config: Optional[dict[str, Any]] = None) -> list[str]:
     objects = [Obj.from_manifest(m) for m in render.manifests(recs)]
-    return [v.line for v in evaluate(objects, resolve(config, RULES))]
+    return [v.line for v in evaluate(objects, prod_settings(config))]
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +211,8 @@ def test_analyzer_info_lists_every_policy(analyzer):
     ] + [(pack.CONFIG_POLICY, pack.check_config.__doc__.splitlines()[0], "mandatory",
           proto.PolicyType.POLICY_TYPE_STACK)]
     caps = {p.name: json_format.MessageToDict(p.configSchema.properties) for p in info.policies}
-    assert caps["node-placement"]["nodes"]["default"]["web"] == "cloud-ubuntu-3-2c2g"
+    # A stack's nodes are no default of the pack: they come from its generated config.
+    assert "default" not in caps["node-placement"]["nodes"] and "default" not in caps["node-capacity"]["allocatable"]
 
 
 def test_prod_stack_passes_over_grpc(analyzer, recs):
@@ -269,6 +276,20 @@ def test_an_unknown_key_is_one_violation_naming_it_not_a_traceback(analyzer, rec
         "mandatory policy-pack-config node-placement.nodez: unknown key for this policy "
         '(it reads: nodes, dataComponents), value {"web": "n1"}', "",
     )]
+
+
+def test_without_the_stacks_config_the_rules_on_nodes_are_one_violation_each_naming_the_file(analyzer, recs):
+    """``pulumi preview --policy-pack policies`` with no ``--policy-pack-config``: the pack has no
+    nodes of its own, so it says which file to pass instead of checking prod's names from memory."""
+    configure(analyzer, stack_config=False)
+    try:
+        found = [line for line, _ in analyze(analyzer, recs)]
+    finally:
+        configure(analyzer)
+    hint = ("required: a stack's nodes come from its stack file; run with its generated config, "
+            "--policy-pack-config policies/config.<stack>.json (make policy-config writes it)")
+    assert sorted(found) == [f"mandatory policy-pack-config node-capacity.allocatable: {hint}, or disable node-capacity",
+                             f"mandatory policy-pack-config node-placement.nodes: {hint}, or disable node-placement"]
 
 
 def test_a_value_the_schema_lets_through_is_reported_by_the_pack(analyzer, recs):
@@ -375,7 +396,7 @@ def test_stack_policies_read_outputs_as_check_reads_the_same_manifests(analyzer,
                          if line.split()[1] in {r.name for r in RULES if r.stack})
     offline = [Obj.from_manifest(render.plain(o)) for r, o in zip(broken, outputs) if r.type.startswith("kubernetes:")]
     stack_rules = {r.name for r in RULES if r.stack}
-    expected = sorted(v.line for v in evaluate([o for o in offline if o], resolve(None, RULES)) if v.policy in stack_rules)
+    expected = sorted(v.line for v in evaluate([o for o in offline if o], prod_settings()) if v.policy in stack_rules)
     assert stack_lines == expected
     assert {line.split()[1] for line in stack_lines} == {"config-references", "node-capacity"}
     assert any("key 'NEXTAUTH_SECRET' of Secret 'ai-qtrd-secrets'" in line for line in stack_lines)

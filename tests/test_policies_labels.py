@@ -2,10 +2,9 @@
 
 import pytest
 
-from policies.catalog import RULES, evaluate
-from policies.config import resolve
+from policies.catalog import evaluate
 
-from .policy_baseline import DELETE, Case, expected, manifests, mutate, objects, ok, reported
+from .policy_baseline import Case, DELETE, expected, manifests, mutate, objects, ok, prod_settings, reported
 
 RULE = "recommended-labels"
 SECRET, ROUTE = "Secret/ai-qtrd-secrets", "IngressRoute/gushen-web-https"
@@ -29,7 +28,7 @@ def test_policy_table(case):
 
 def test_reported_as_advisory_unless_configured():
     docs = mutate(manifests(), SECRET, ("metadata", "labels"), DELETE)
-    default = evaluate(objects(docs), resolve(None, RULES))
-    raised = evaluate(objects(docs), resolve({RULE: "mandatory"}, RULES))
+    default = evaluate(objects(docs), prod_settings())
+    raised = evaluate(objects(docs), prod_settings({RULE: "mandatory"}))
     assert [v.enforcement for v in default] == ["advisory"]
     assert [v.enforcement for v in raised] == ["mandatory"]

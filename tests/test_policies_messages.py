@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from policies.catalog import RULES, evaluate
-from policies.config import resolve
+from policies.catalog import evaluate
 
-from .policy_baseline import DELETE, manifests, mutate, objects, pod
+from .policy_baseline import DELETE, manifests, mutate, objects, pod, prod_settings
 
 PYTHON_WORDS = re.compile(r"\b(None|True|False)\b")
 WEB, SA, JOB = "Deployment/ai-qtrd-web", "ServiceAccount/ai-qtrd", "Job/db-migrate"
@@ -24,7 +23,7 @@ def _cases():
 
 
 def lines(target, path, value, config=None) -> list[str]:
-    return [v.line for v in evaluate(objects(mutate(manifests(), target, path, value)), resolve(config, RULES))]
+    return [v.line for v in evaluate(objects(mutate(manifests(), target, path, value)), prod_settings(config))]
 
 
 def test_no_table_case_shows_a_python_value():
@@ -51,6 +50,6 @@ def test_message_words(target, path, value, want):
 def test_a_pod_without_component_label_is_named_so():
     docs = mutate(manifests(), JOB, pod(JOB, "nodeSelector"), DELETE)
     docs = mutate(docs, JOB, ("spec", "template", "metadata", "labels"), {"app.kubernetes.io/name": "db-migrate"})
-    assert [v.message for v in evaluate(objects(docs)) if v.policy == "node-placement"] == [
+    assert [v.message for v in evaluate(objects(docs), prod_settings()) if v.policy == "node-placement"] == [
         "pods with no app.kubernetes.io/component label have no placement (nodeSelector, nodeName or node affinity)"
     ]

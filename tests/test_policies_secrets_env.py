@@ -5,7 +5,7 @@ import pytest
 from policies.catalog import evaluate
 from policies.secrets_env import credential_kind, looks_secret
 
-from .policy_baseline import Case, ctr, expected, manifests, mutate, objects, ok, reported
+from .policy_baseline import Case, ctr, expected, manifests, mutate, objects, ok, prod_settings, reported
 
 API, REDIS, CRON = "Deployment/ai-qtrd-api", "StatefulSet/redis", "CronJob/redis-backup"
 RULE = "no-literal-secret-env"
@@ -86,7 +86,7 @@ def test_credential_kinds(value, kind):
 
 def test_a_literal_database_url_with_a_password_is_mandatory_and_the_value_is_not_shown():
     docs = mutate(manifests(), API, ctr(API, 0, "env", 0), {"name": "DATABASE_URL", "value": DB_URL})
-    (violation,) = evaluate(objects(docs))
+    (violation,) = evaluate(objects(docs), prod_settings())
     assert (violation.policy, violation.enforcement) == (RULE, "mandatory")
     assert "DATABASE_URL" in violation.message and "a URL with a password" in violation.message
     assert "hunter2" not in violation.message and DB_URL not in violation.message

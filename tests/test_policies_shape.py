@@ -5,7 +5,7 @@ import pytest
 from policies.base import UNKNOWN
 from policies.catalog import evaluate
 
-from .policy_baseline import DELETE, Case, ctr, expected, manifests, mutate, objects, ok, pod, reported
+from .policy_baseline import Case, DELETE, ctr, expected, manifests, mutate, objects, ok, pod, prod_settings, reported
 
 WEB, CRON, POD = "Deployment/ai-qtrd-web", "CronJob/redis-backup", "Pod/redis-tools"
 RULE = "well-formed-pod-spec"
@@ -40,5 +40,5 @@ def test_policy_table(case):
 
 def test_the_finding_quotes_the_bad_value_in_yaml_words():
     docs = mutate(manifests(), WEB, pod(WEB, "containers"), "oops")
-    lines = [v.line for v in evaluate(objects(docs)) if v.policy == RULE]
+    lines = [v.line for v in evaluate(objects(docs), prod_settings()) if v.policy == RULE]
     assert lines == [f"mandatory {RULE} {WEB}: containers is 'oops', not a list"]

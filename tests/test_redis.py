@@ -265,7 +265,7 @@ BAD = [
     ("redis.persistence.appendfsync", "sometimes",
      "gushen:redis.persistence.appendfsync: Input should be 'always', 'everysec' or 'no' (got 'sometimes')"),
     ("redis.proxy.image", "haproxy:latest", "gushen:redis.proxy.image: image is tagged 'latest' (pin a version) (got 'haproxy:latest')"),
-    ("redis.storage.size", "10GB", "gushen:redis.storage.size: malformed quantity (got '10GB')"),
+    ("redis.storage.size", "10GB", "gushen:redis.storage.size: malformed quantity; Kubernetes spells it '10Gi' (powers of 1024, what memory sizes use) or '10G' (powers of 1000) (got '10GB')"),
     ("redis.protect", ..., "gushen:redis.protect: required key is missing"),
 ]
 

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from .conftest import ROOT
+from .policy_baseline import with_prod
 
 #: A valid policy config under which the prod render breaks node placement (every tier on n1).
-ELSEWHERE = {"node-placement": {"nodes": {"web": "n1", "api": "n1", "data": "n1"}}}
+ELSEWHERE = with_prod({"node-placement": {"nodes": {"web": "n1", "api": "n1", "data": "n1"}}})
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -67,7 +68,7 @@ def make_render_command(*variables: str) -> list[str]:
 @pytest.mark.parametrize(
     "variables, expected",
     [
-        ((), "-m gushen_infra.render --stack prod --out rendered/prod --check"),
+        ((), "-m gushen_infra.render --stack prod --out rendered/prod --check --policy-config policies/config.prod.json"),
         (("STACK=dev",), "-m gushen_infra.render --stack dev --out rendered/dev --check --policy-config policies/config.dev.json"),
     ],
 )
@@ -85,3 +86,13 @@ def test_make_render_stack_dev_passes_its_policy_config(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "of stack 'dev'" in result.stdout
     assert "0 mandatory" in result.stderr
+
+
+def test_make_render_regenerates_a_stale_policy_config_first():
+    """An edited stack file (newer than its policies/config.<stack>.json) is regenerated before the check."""
+    result = subprocess.run(["make", "--no-print-directory", "-n", "-W", "Pulumi.prod.yaml", "render"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    lines = result.stdout.splitlines()
+    regenerate = next(i for i, line in enumerate(lines) if "-m gushen_infra.policy_config --stack prod" in line)
+    render = next(i for i, line in enumerate(lines) if "-m gushen_infra.render" in line)
+    assert regenerate < render

@@ -11,6 +11,7 @@ from policies.base import Obj
 from policies.catalog import evaluate
 
 from .conftest import run_stack
+from .policy_baseline import prod_settings
 from .test_config import prod_raw, problems_of, with_change
 
 
@@ -26,7 +27,7 @@ def scaling(enabled=True, lo=2, hi=3, cpu=70) -> dict:
 
 
 def mandatory(stack) -> list:
-    return [v for v in evaluate([Obj.from_manifest(m) for m in stack.manifests]) if v.enforcement == "mandatory"]
+    return [v for v in evaluate([Obj.from_manifest(m) for m in stack.manifests], prod_settings()) if v.enforcement == "mandatory"]
 
 
 def test_prod_runs_fixed_replicas_without_hpa_or_pdb(prod):
