@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -88,13 +87,12 @@ def node_labels(node: NodeSpec) -> dict[str, str]:
     return labels
 
 
-def api_client(url: str, token: str) -> kubernetes.client.ApiClient:
-    """A client of the loopback apiserver (its self-signed certificate is this session's own)."""
+def api_client(url: str, token: str, ca_file: Path) -> kubernetes.client.ApiClient:
+    """A client of the loopback apiserver, verifying the certificate it generated for this session."""
     configuration = kubernetes.client.Configuration()
     configuration.host = url
     configuration.api_key = {"authorization": f"Bearer {token}"}
-    configuration.verify_ssl = False
-    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    configuration.ssl_ca_cert = str(ca_file)
     return kubernetes.client.ApiClient(configuration)
 
 

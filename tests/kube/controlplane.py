@@ -146,7 +146,7 @@ class ControlPlane:
         self.kubeconfig = self.run_dir / "kubeconfig"
         self.kubeconfig.write_text(
             "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: kube\n  cluster:\n    server: {self.url}\n    insecure-skip-tls-verify: true\n"
+            f"clusters:\n- name: kube\n  cluster:\n    server: {self.url}\n    certificate-authority: {self.ca_file}\n"
             f"users:\n- name: admin\n  user:\n    token: {self.token}\n"
             "contexts:\n- name: kube\n  context:\n    cluster: kube\n    user: admin\ncurrent-context: kube\n"
         )
@@ -158,7 +158,7 @@ class ControlPlane:
             "--controllers", "*,-nodelifecycle", "--leader-elect=false", "--secure-port", "0",
             "--use-service-account-credentials=false",
             "--service-account-private-key-file", str(self.run_dir / "sa.key"),
-            "--root-ca-file", str(self.run_dir / "certs" / "apiserver.crt"),
+            "--root-ca-file", str(self.ca_file),
             "--flex-volume-plugin-dir", str(self.run_dir / "flexvolume"),
         )
 
@@ -171,13 +171,20 @@ class ControlPlane:
         )
         return port
 
+    @property
+    def ca_file(self) -> Path:
+        """The apiserver's self-signed certificate (``--cert-dir``), with its CA: what clients verify."""
+        return self.run_dir / "certs" / "apiserver.crt"
+
     def _api_ok(self, path: str) -> bool:
         return _https_ok(self.url + path, self.token)
 
 
 _INSECURE = ssl.create_default_context()
 _INSECURE.check_hostname = False
-_INSECURE.verify_mode = ssl.CERT_NONE  # loopback, self-signed certificates of this session only
+# Readiness probes only: they poll before the apiserver has written its certificate, and the
+# scheduler's serving certificate is self-signed by itself. Clients verify (``ca_file``).
+_INSECURE.verify_mode = ssl.CERT_NONE
 
 
 def _https_ok(url: str, token: Optional[str] = None) -> bool:

@@ -34,7 +34,7 @@ class KubeCluster:
         t0 = time.monotonic()
         cp = ControlPlane(bin_dir).start()
         try:
-            api = k3s.api_client(cp.url, cp.token)
+            api = k3s.api_client(cp.url, cp.token, cp.ca_file)
             nodes = list(nodes)
             t1 = time.monotonic()
             k3s.build(api, nodes)
