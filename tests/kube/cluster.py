@@ -106,7 +106,7 @@ def add_nodes(client: kubernetes.client.ApiClient, nodes: Iterable[NodeSpec]) ->
     for i, node in enumerate(nodes, start=1):
         core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "labels": node_labels(node)}})
         amounts = {"cpu": node.cpu, "memory": node.memory, "pods": "110", "ephemeral-storage": "100Gi"}
-        now = _now()
+        now = rfc3339_now()
         healthy = [("MemoryPressure", "False"), ("DiskPressure", "False"), ("PIDPressure", "False"), ("Ready", "True")]
         status = {
             "capacity": amounts,
@@ -174,7 +174,8 @@ def wait_default_service_account(client: kubernetes.client.ApiClient, namespace:
         time.sleep(0.05)
 
 
-def _now() -> str:
+def rfc3339_now() -> str:
+    """Now, as the API's timestamps are written."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 

@@ -10,22 +10,18 @@ test decides when the cluster moves and nothing races it.
 from __future__ import annotations
 
 import ipaddress
-import time
 from typing import Callable, Optional
 
 import kubernetes
 from kubernetes.client.rest import ApiException
 
+from .cluster import rfc3339_now
 from .provider import wait_for
 
 #: K3s's pod CIDR (``--cluster-cidr`` default): the played kubelet hands pod IPs out of it.
 POD_CIDR = ipaddress.ip_network("10.42.0.0/16")
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class PlayedKubelet:
@@ -63,7 +59,7 @@ class PlayedKubelet:
         return changed
 
     def _running(self, pod) -> dict:
-        now = _now()
+        now = rfc3339_now()
         ip = pod.status.pod_ip or next(self._ips)
         host = self._hosts.get(pod.spec.node_name)
 
