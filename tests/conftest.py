@@ -119,7 +119,7 @@ def require_kube_binaries() -> Path:
     except binaries.Unavailable as e:
         if IN_CI:
             pytest.fail(f"the kube tier is required in CI: {e}")
-        pytest.skip(f"kube binaries not installed: {e}")
+        pytest.skip(f"kube binaries unavailable: {e}")
 
 
 @pytest.fixture(scope="session")
