@@ -8,6 +8,7 @@ process group and is stopped by that group's id (:meth:`ControlPlane.stop`, also
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import secrets
 import shutil
@@ -99,6 +100,7 @@ class ControlPlane:
         self._procs[name] = subprocess.Popen(
             [str(self.bin_dir / name), *args], stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,  # its own process group: stop() ends all of it
+            preexec_fn=_die_with_parent,
         )
         log.close()
 
@@ -178,6 +180,14 @@ class ControlPlane:
 
     def _api_ok(self, path: str) -> bool:
         return _https_ok(self.url + path, self.token)
+
+
+def _die_with_parent() -> None:
+    """In the child: killed when pytest dies, even by SIGKILL (no atexit then): Linux's PR_SET_PDEATHSIG."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() and atexit remain
 
 
 _INSECURE = ssl.create_default_context()

@@ -67,6 +67,13 @@ class KubeCluster:
         self.nodes.extend(new)
         return new
 
+    def remove_nodes(self, names: Iterable[str]) -> None:
+        """Delete these Node objects (a test that added them puts the cluster back)."""
+        core = kubernetes.client.CoreV1Api(self.api)
+        for name in names:
+            core.delete_node(name)
+        self.nodes = [n for n in self.nodes if n.name not in set(names)]
+
     def namespace(self, prefix: str = "t") -> str:
         """A new namespace, ready for pods (its default ServiceAccount exists)."""
         return k3s.new_namespace(self.api, f"{prefix}-{secrets.token_hex(3)}")
