@@ -5,6 +5,7 @@ second identical ``pulumi up`` changes nothing (tests/kube; docs/testing.md, "Th
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import time
 
 import kubernetes
@@ -44,33 +45,39 @@ def test_services_get_addresses_from_k3s_service_cidr(kube, kube_namespace):
 
 
 def test_prod_stack_is_accepted_rolls_out_and_reapplies_without_change(kube):
-    objects = rendered("prod")
+    # A namespace of its own (gushen:namespace): nothing waits for the namespace controller after.
+    overrides = {"namespace": f"prod-{secrets.token_hex(3)}"}
+    objects = rendered("prod", overrides)
     engine = kube.engine()
     namespaces = [o for o in objects if o.manifest["kind"] == "Namespace"]
     rest = [o for o in objects if o.manifest["kind"] != "Namespace"]
+    ns = namespaces[0].manifest["metadata"]["name"]
 
-    # `pulumi preview` on an empty cluster: the server validates what it can; objects of a namespace
-    # not created yet are shown as creates unvalidated, as the provider does.
-    preview = dict(zip((o.key for o in objects), engine.up(objects, preview=True)))
-    assert all(preview[o.key] == provider.NAMESPACE_MISSING for o in rest if o.manifest["metadata"].get("namespace"))
-    assert not kubernetes.client.CoreV1Api(kube.api).list_namespace(field_selector="metadata.name=ai-qtrd").items, \
-        "a dry-run created the namespace"
+    try:
+        # `pulumi preview` on an empty cluster: the server validates what it can; objects of a namespace
+        # not created yet are shown as creates unvalidated, as the provider does.
+        preview = dict(zip((o.key for o in objects), engine.up(objects, preview=True)))
+        assert all(preview[o.key] == provider.NAMESPACE_MISSING for o in rest if o.manifest["metadata"].get("namespace"))
+        assert not kubernetes.client.CoreV1Api(kube.api).list_namespace(field_selector=f"metadata.name={ns}").items, \
+            "a dry-run created the namespace"
 
-    # `pulumi up`: the namespace first, then every object the server has now dry-run-validated.
-    engine.up(namespaces)
-    cluster.wait_default_service_account(kube.api, "ai-qtrd")
-    dry = engine.up(rest, preview=True)
-    assert provider.NAMESPACE_MISSING not in dry
-    t0 = time.monotonic()
-    engine.up(rest)
-    for obj in rest:
-        if obj.manifest["kind"] in AWAITED:
-            provider.await_ready(engine.provider(obj), obj.manifest, step=kube.players.step, timeout=90)
-    rollout = time.monotonic() - t0
-    print(f"prod apply + settle: {rollout:.1f} s")
+        # `pulumi up`: the namespace first, then every object the server has now dry-run-validated.
+        engine.up(namespaces)
+        cluster.wait_default_service_account(kube.api, ns)
+        dry = engine.up(rest, preview=True)
+        assert provider.NAMESPACE_MISSING not in dry
+        t0 = time.monotonic()
+        engine.up(rest)
+        for obj in rest:
+            if obj.manifest["kind"] in AWAITED:
+                provider.await_ready(engine.provider(obj), obj.manifest, step=kube.players.step, timeout=90)
+        rollout = time.monotonic() - t0
+        print(f"prod apply + settle: {rollout:.1f} s")
 
-    generations = {o.key: engine.provider(o).get(o.manifest)["metadata"].get("generation") for o in objects}
-    # A second `pulumi up` runs the program again: a render that is not the same twice shows here.
-    engine.up(rendered("prod"))
-    again = {o.key: engine.provider(o).get(o.manifest)["metadata"].get("generation") for o in objects}
-    assert again == generations
+        generations = {o.key: engine.provider(o).get(o.manifest)["metadata"].get("generation") for o in objects}
+        # A second `pulumi up` runs the program again: a render that is not the same twice shows here.
+        engine.up(rendered("prod", overrides))
+        again = {o.key: engine.provider(o).get(o.manifest)["metadata"].get("generation") for o in objects}
+        assert again == generations
+    finally:
+        kube.clean(objects)

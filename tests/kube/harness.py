@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Iterable
 
 import kubernetes
+from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from . import cluster as k3s
 from .controlplane import ControlPlane
 from .played import Players
-from .stack import Engine
+from .provider import wait_for
+from .stack import Engine, Rendered
 
 
 @dataclass
@@ -86,6 +89,34 @@ class KubeCluster:
         core = kubernetes.client.CoreV1Api(self.api)
         core.delete_namespace(name)
         core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+
+    def clean(self, objects: Iterable[Rendered], wait: bool = False, timeout: float = 60) -> float:
+        """Remove what applying ``objects`` left: their namespaces (and all in them) and their
+        cluster-scoped objects. With ``wait``, until the namespaces are gone (about 10 s: the
+        namespace controller's pace), so the same namespace can be applied again; a test that
+        renders into a namespace of its own (``rendered(stack, {"namespace": ...})``) need not
+        wait. Seconds taken."""
+        objects = list(objects)
+        namespaces = [o.manifest["metadata"]["name"] for o in objects if o.manifest["kind"] == "Namespace"]
+        for obj in objects:
+            res = self.dynamic.resources.get(api_version=obj.manifest["apiVersion"], kind=obj.manifest["kind"])
+            try:
+                if not res.namespaced and obj.manifest["kind"] != "Namespace":
+                    res.delete(name=obj.manifest["metadata"]["name"])
+                elif obj.manifest["kind"] == "Namespace":
+                    self.delete_namespace(obj.manifest["metadata"]["name"])
+            except (NotFoundError, ApiException) as e:
+                if getattr(e, "status", None) != 404:
+                    raise  # never applied (a test that failed early): nothing to remove
+        if not wait:
+            return 0.0
+        core = kubernetes.client.CoreV1Api(self.api)
+
+        def gone() -> bool:
+            live = {n.metadata.name for n in core.list_namespace().items}
+            return not live.intersection(namespaces)
+
+        return wait_for(gone, timeout, f"namespaces {namespaces} deleted", self.players.step)
 
     @property
     def kubeconfig(self) -> Path:
