@@ -1,9 +1,10 @@
 """Requests as pulumi-kubernetes sends them, read from its source; every kube-tier test goes through here.
 
-Source: github.com/pulumi/pulumi-kubernetes, ``provider/pkg`` at commit 94977969d (the newest
-fetched; the program pins 4.34.2, whose ``await`` package this matches as far as the CHANGELOG
-tells). The provider runs with ``enableServerSideApply`` (``__main__.py``). What is played and
-what is not:
+Source: github.com/pulumi/pulumi-kubernetes, ``provider/pkg`` at commit 94977969d, the newest
+snapshot available offline: its CHANGELOG's last release is 4.32.0 while the program pins 4.34.2,
+so re-read these functions at tag v4.34.2 when it can be fetched. The provider runs with
+``enableServerSideApply`` (``__main__.py``). Not played: the preview of an upsert that meets an
+immutable field retries under a generated name (``Creation``). What is played:
 
 * Field manager: ``kubeProvider.fieldManagerName`` (``provider/provider.go``): the
   ``pulumi.com/patchFieldManager`` annotation, else the name kept in the resource's state, else
