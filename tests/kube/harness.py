@@ -16,6 +16,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from . import cluster as k3s
 from .controlplane import ControlPlane
 from .played import Players
+from . import provider as pk
 from .provider import wait_for
 from .stack import Engine, Rendered
 
@@ -117,6 +118,38 @@ class KubeCluster:
             return not live.intersection(namespaces)
 
         return wait_for(gone, timeout, f"namespaces {namespaces} deleted", self.players.step)
+
+    def deploy(self, objects: list[Rendered], engine: Engine | None = None, settle: bool = False) -> Engine:
+        """``pulumi up`` of ``objects`` on an empty cluster: the namespaces first, then the server's
+        dry-run of every other object (the preview ``up`` runs), then the objects; with ``settle``,
+        every await of the provider is met (the players step between checks). The engine.
+
+        Raises the server's error for an object it refuses; asserts no dry-run was skipped."""
+        engine = engine or self.engine()
+        namespaces = [o for o in objects if o.manifest["kind"] == "Namespace"]
+        rest = [o for o in objects if o.manifest["kind"] != "Namespace"]
+        engine.up(namespaces)
+        for ns in namespaces:
+            k3s.wait_default_service_account(self.api, ns.manifest["metadata"]["name"])
+        dry = engine.up(rest, preview=True)
+        skipped = [o.key for o, answer in zip(rest, dry) if answer == pk.NAMESPACE_MISSING]
+        assert not skipped, f"dry-run skipped for want of a namespace: {skipped}"
+        engine.up(rest)
+        if settle:
+            self.await_all(engine, rest)
+        return engine
+
+    def await_all(self, engine: Engine, objects: list[Rendered], created: bool = True, timeout: float = 90) -> float:
+        """Wait as the provider does for each of ``objects`` in turn; seconds taken."""
+        t0 = time.monotonic()
+        for obj in objects:
+            if obj.manifest["kind"] in pk.DEFAULT_TIMEOUTS:
+                pk.await_ready(engine.provider(obj), obj.manifest, step=self.players.step, timeout=timeout, created=created)
+        return time.monotonic() - t0
+
+    def generations(self, engine: Engine, objects: list[Rendered]) -> dict[tuple, object]:
+        """Each object's ``metadata.generation`` on the server."""
+        return {o.key: (engine.provider(o).get(o.manifest) or {}).get("metadata", {}).get("generation") for o in objects}
 
     @property
     def kubeconfig(self) -> Path:
