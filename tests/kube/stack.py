@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -40,7 +42,11 @@ def rendered(stack: str = "prod", overrides: Optional[Mapping[str, Any]] = None)
     """Every Kubernetes object the program registers for ``stack``, in the render's apply order.
 
     ``overrides`` replaces top-level ``gushen:`` keys, as :func:`gushen_infra.render.run_program` takes them."""
-    resources = render.run_program(stack, render.ROOT, overrides)
+    return objects_of(render.run_program(stack, render.ROOT, overrides))
+
+
+def objects_of(resources: list[render.Recorded]) -> list[Rendered]:
+    """The Kubernetes objects of a recording (``render.run_program``), in the render's apply order."""
     providers = {r.urn: r for r in resources if r.type == PROVIDER_TYPE}
     objects = []
     for rec in resources:
@@ -49,6 +55,22 @@ def rendered(stack: str = "prod", overrides: Optional[Mapping[str, Any]] = None)
             objects.append(Rendered(render.to_manifest(rec), rec.options, prov.name, prov.inputs))
     position = {Rendered(m, {}, "", {}).key: i for i, m in enumerate(render.manifests(resources))}
     return sorted(objects, key=lambda o: position[o.key])
+
+
+def in_namespace(objects: list[Rendered], namespace: str) -> list[Rendered]:
+    """The same objects moved to ``namespace`` (the Namespace object renamed, namespaced objects
+    moved): a recording made for the stack's own namespace, applied in a namespace of a test's own.
+    References to the old name inside specs (DNS names, selectors) are left: the server does not
+    resolve them."""
+    out = []
+    for obj in objects:
+        m = copy.deepcopy(obj.manifest)
+        if m["kind"] == "Namespace":
+            m["metadata"]["name"] = namespace
+        elif m["metadata"].get("namespace"):
+            m["metadata"]["namespace"] = namespace
+        out.append(dataclasses.replace(obj, manifest=m))
+    return out
 
 
 class Engine:
