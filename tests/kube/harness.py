@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import kubernetes
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
+
+from gushen_infra import render
 
 from . import cluster as k3s
 from .controlplane import ControlPlane
@@ -77,6 +82,22 @@ class KubeCluster:
         for name in names:
             core.delete_node(name)
         self.nodes = [n for n in self.nodes if n.name not in set(names)]
+
+    @contextlib.contextmanager
+    def own_nodes(self, stack: str = "prod") -> Iterator[dict[str, str]]:
+        """The stack's nodes again under names of a test's own (same allocatable and role), for a
+        test that cordons nodes or fills them; yields the ``gushen:nodes`` override that puts the
+        stack on them, and deletes them after."""
+        values, _ = render.stack_config(stack, k3s.ROOT)
+        tiers = json.loads(values[f"{render.config.NAMESPACE}:nodes"])
+        prefix = f"own-{secrets.token_hex(3)}"
+        names = {old: f"{prefix}-{i}" for i, old in enumerate(dict.fromkeys(tiers.values()))}
+        specs = [dataclasses.replace(n, name=names[n.name]) for n in k3s.stack_nodes(stack)]
+        self.add_nodes(specs)
+        try:
+            yield {tier: names[node] for tier, node in tiers.items()}
+        finally:
+            self.remove_nodes([n.name for n in specs])
 
     def namespace(self, prefix: str = "t") -> str:
         """A new namespace, ready for pods (its default ServiceAccount exists)."""
