@@ -140,9 +140,10 @@ class KubeCluster:
 
         return wait_for(gone, timeout, f"namespaces {namespaces} deleted", self.players.step)
 
-    def deploy(self, objects: list[Rendered], engine: Engine | None = None, settle: bool = False) -> Engine:
+    def deploy(self, objects: list[Rendered], engine: Engine | None = None, settle: bool = False,
+               preview: bool = True) -> Engine:
         """``pulumi up`` of ``objects`` on an empty cluster: the namespaces first, then the server's
-        dry-run of every other object (the preview ``up`` runs), then the objects; with ``settle``,
+        dry-run of every other object (the preview ``up`` runs; not with ``preview=False``), then the objects; with ``settle``,
         every await of the provider is met (the players step between checks). The engine.
 
         Raises the server's error for an object it refuses; asserts no dry-run was skipped."""
@@ -152,9 +153,10 @@ class KubeCluster:
         engine.up(namespaces)
         for ns in namespaces:
             k3s.wait_default_service_account(self.api, ns.manifest["metadata"]["name"])
-        dry = engine.up(rest, preview=True)
-        skipped = [o.key for o, answer in zip(rest, dry) if answer == pk.NAMESPACE_MISSING]
-        assert not skipped, f"dry-run skipped for want of a namespace: {skipped}"
+        if preview:
+            dry = engine.up(rest, preview=True)
+            skipped = [o.key for o, answer in zip(rest, dry) if answer == pk.NAMESPACE_MISSING]
+            assert not skipped, f"dry-run skipped for want of a namespace: {skipped}"
         engine.up(rest)
         if settle:
             self.await_all(engine, rest)
