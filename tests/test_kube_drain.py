@@ -1,5 +1,6 @@
-"""Drains on the real eviction API with the real disruption controller (tests/kube/drain.py):
-``kubectl drain`` of every node, one after another (each uncordoned and the stack Ready again
+"""Scheduling and drains on the real scheduler, eviction API and disruption controller: every pod
+lands on the node its tier pins (``gushen:nodes``), then ``kubectl drain`` (tests/kube/drain.py)
+of every node, one after another (each uncordoned and the stack Ready again
 before the next), completes in prod, dev and with autoscaling on, and ``tests/test_drain.py``'s
 model agrees with the server on every node: the same drains blocked, the same complete.
 
@@ -17,6 +18,7 @@ from gushen_infra import render
 
 from .conftest import ROOT, Stack
 from .kube import drain as kdrain
+from .kube import scheduling
 from .kube.stack import objects_of
 from .test_config import prod_raw
 from .test_drain import autoscaled, blocked_drains, dev_raw, workloads
@@ -66,7 +68,7 @@ def drain_each(kube, nodes: set[str], ns: str) -> dict[str, kdrain.Drained]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_every_node_drains_and_the_model_agrees(kube, case):
+def test_pods_land_on_their_tiers_node_and_every_node_drains_as_the_model_says(kube, case):
     stack_name, overrides = CASES[case]()
     with kube.own_nodes(stack_name) as nodes:
         ns = f"drain-{case}-{secrets.token_hex(3)}"
@@ -75,6 +77,8 @@ def test_every_node_drains_and_the_model_agrees(kube, case):
         try:
             kube.deploy(objects, settle=True)
             kube.players.settle(lambda: all_ready(kube, ns), 60, "every pod Ready")
+            placed = scheduling.placements(kube.api, ns)
+            assert placed and all(node == nodes[tier] for _, tier, node in placed), placed
             drained = drain_each(kube, set(nodes.values()), ns)
             server = {n for n, d in drained.items() if d.blocked}
             assert server == model_blocked(stack, stack.all("PodDisruptionBudget"), set(nodes.values())) == set(), \
