@@ -10,7 +10,7 @@ test decides when the cluster moves and nothing races it.
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import kubernetes
 from kubernetes.client.rest import ApiException
@@ -54,7 +54,7 @@ class PlayedKubelet:
                         raise
                 changed += 1
             elif spec.node_name and not _ready(pod):
-                self.core.patch_namespaced_pod_status(meta.name, meta.namespace, {"status": self._running(pod)})
+                _tolerating(404, self.core.patch_namespaced_pod_status, meta.name, meta.namespace, {"status": self._running(pod)})
                 changed += 1
         return changed
 
@@ -107,12 +107,12 @@ class PlayedProvisioner:
             meta = pvc.metadata
             node = (meta.annotations or {}).get(SELECTED_NODE)
             if pvc.status.phase == "Pending" and node and pvc.spec.storage_class_name in classes and meta.uid not in claimed:
-                self.core.create_persistent_volume(self._volume(pvc, node, classes[pvc.spec.storage_class_name]))
+                _tolerating(409, self.core.create_persistent_volume, self._volume(pvc, node, classes[pvc.spec.storage_class_name]))
                 changed += 1
         for pv in pvs:
             if pv.status.phase == "Released" and pv.spec.persistent_volume_reclaim_policy == "Delete" \
                     and (pv.metadata.annotations or {}).get("pv.kubernetes.io/provisioned-by") == LOCAL_PATH_PROVISIONER:
-                self.core.delete_persistent_volume(pv.metadata.name)
+                _tolerating(404, self.core.delete_persistent_volume, pv.metadata.name)
                 changed += 1
         return changed
 
@@ -137,6 +137,16 @@ class PlayedProvisioner:
                              "name": meta.name, "uid": meta.uid, "resourceVersion": meta.resource_version},
             },
         }
+
+
+def _tolerating(status: int, call: Callable[..., Any], *args: Any) -> None:
+    """``call``, where an answer of ``status`` means another step already did it (lists go stale
+    between a step's read and its write while the controllers move)."""
+    try:
+        call(*args)
+    except ApiException as e:
+        if e.status != status:
+            raise
 
 
 class Players:
