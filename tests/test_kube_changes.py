@@ -228,12 +228,5 @@ def test_model_and_server_agree(states, row):
         assert all(s.refused for s in sent), f"the server accepts it now: {sent}"
         pytest.xfail(f"{PENDING_MODEL_RULES[row.title]}: {problems}")
     assert problems == []
-
-
-def test_the_server_refuses_what_the_model_replaces(states):
-    """The rows the server shows are refusals: the comparison is not vacuous."""
-    refused = {}
-    for row in SERVER_ROWS[1:]:
-        engine, ns = states.get(row)
-        refused[row.title] = [s for s in send(engine, row, ns) if s.refused]
-    assert all(refused.values()), refused
+    if row in SERVER_ROWS:
+        assert any(s.refused for s in sent), f"{row.title}: the server accepts it in place (not a row of its own)"

@@ -21,7 +21,7 @@ from .kube import drain as kdrain
 from .kube import scheduling
 from .kube.stack import objects_of
 from .test_config import prod_raw
-from .test_drain import autoscaled, blocked_drains, dev_raw, workloads
+from .test_drain import autoscaled, blocked_drains, workloads
 
 pytestmark = pytest.mark.kube
 
@@ -29,7 +29,6 @@ CASES = {
     "prod": lambda: ("prod", {}),
     "prod-autoscaling": lambda: ("prod", autoscaled(prod_raw())),
     "dev": lambda: ("dev", {}),
-    "dev-autoscaling": lambda: ("dev", autoscaled(dev_raw())),
 }
 
 

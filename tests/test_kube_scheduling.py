@@ -51,7 +51,6 @@ CASES = {
                                                              limits={"cpu": "2500m", "memory": "512Mi"}), {"web"}),
     "web node renamed to one not in the cluster": ({}, {"renamed"}),
     "Redis memory raised past the data node": (_redis_memory("11Gi", "10gb"), {"data"}),
-    "Redis memory raised, still fits": (_redis_memory("8Gi", "7gb"), set()),
 }
 
 

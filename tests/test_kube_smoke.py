@@ -1,6 +1,7 @@
 """The kube tier's smoke proof: the rendered prod stack, sent as pulumi-kubernetes sends it, is
-accepted by a real kube-apiserver 1.36, rolls out to the conditions the provider awaits, and a
-second identical ``pulumi up`` changes nothing (tests/kube; docs/testing.md, "The kube tier")."""
+accepted by a real kube-apiserver 1.36, rolls out to the conditions the provider awaits, a
+second identical ``pulumi up`` changes nothing, and a changed pod template rolls out as the
+provider awaits it (tests/kube; docs/testing.md, "The kube tier")."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from .kube import cluster, provider
 from .kube.stack import rendered
+from .test_change_impact import REDIS, WEB, merge, with_
 
 pytestmark = pytest.mark.kube
 
@@ -44,7 +46,7 @@ def test_services_get_addresses_from_k3s_service_cidr(kube, kube_namespace):
     assert ipaddress.ip_address(svc.spec.cluster_ip) in ipaddress.ip_network("10.43.0.0/16")
 
 
-def test_prod_stack_is_accepted_rolls_out_and_reapplies_without_change(kube):
+def test_prod_stack_is_accepted_rolls_out_reapplies_without_change_and_rolls_a_new_template(kube):
     # A namespace of its own (gushen:namespace): nothing waits for the namespace controller after.
     overrides = {"namespace": f"prod-{secrets.token_hex(3)}"}
     objects = rendered("prod", overrides)
@@ -79,5 +81,33 @@ def test_prod_stack_is_accepted_rolls_out_and_reapplies_without_change(kube):
         engine.up(rendered("prod", overrides))
         again = {o.key: engine.provider(o).get(o.manifest)["metadata"].get("generation") for o in objects}
         assert again == generations
+
+        roll_a_new_template(kube, engine, objects, ns)
     finally:
         kube.clean(objects)
+
+
+def roll_a_new_template(kube, engine, objects, ns: str) -> None:
+    """A changed pod template rolls the Deployment and the StatefulSet on the real controllers; the
+    provider's await (``deploymentInitAwaiter``/``statefulsetInitAwaiter``) holds while old pods
+    serve and ends when every pod is new. The played kubelet makes a new pod Ready at its next step."""
+    change = merge(with_("web.image", "gushen-web:v19"), with_("redis.maxmemory", "1024mb"), {"namespace": ns})
+    after = {o.key: o for o in rendered("prod", change)}
+    rolled = [after[o.key] for o in objects if o.manifest["kind"] in ("Deployment", "StatefulSet")
+              and o.manifest["metadata"]["name"] in (WEB, REDIS)]
+    assert len(rolled) == 2
+    apps, core = kubernetes.client.AppsV1Api(kube.api), kubernetes.client.CoreV1Api(kube.api)
+    first_revision = apps.read_namespaced_stateful_set(REDIS, ns).status.update_revision
+    engine.up(rolled)
+    # Until the (played) kubelet reports new pods Ready, the provider would still be waiting.
+    for obj in rolled:
+        assert not provider.ready(engine.provider(obj), obj.manifest, created=False), obj.key
+    kube.await_all(engine, rolled, created=False)
+
+    web = [p for p in core.list_namespaced_pod(ns, label_selector=f"app={WEB}").items if p.metadata.deletion_timestamp is None]
+    assert web and {p.spec.containers[0].image for p in web} == {"gushen-web:v19"}
+    sts = apps.read_namespaced_stateful_set(REDIS, ns)
+    redis = core.list_namespaced_pod(ns, label_selector=f"app={REDIS}").items
+    assert len(redis) == sts.spec.replicas
+    assert sts.status.update_revision != first_revision, "the maxmemory change is in the pod template"
+    assert {p.metadata.labels["controller-revision-hash"] for p in redis} == {sts.status.update_revision}

@@ -54,6 +54,8 @@ class ControlPlane:
     kubeconfig: Path = Path()
     #: Seconds from the first process start to each component being ready.
     ready_after: dict[str, float] = field(default_factory=dict)
+    #: Seconds each component took to stop.
+    stopped_after: dict[str, float] = field(default_factory=dict)
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -81,6 +83,7 @@ class ControlPlane:
     def stop(self) -> None:
         """Stop every process this control plane started (by process group), then remove its files."""
         for name in reversed(list(self._procs)):
+            t0 = time.monotonic()
             proc = self._procs.pop(name)
             if proc.poll() is None:
                 try:
@@ -91,6 +94,7 @@ class ControlPlane:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=10)
+            self.stopped_after[name] = time.monotonic() - t0
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     # --- processes -------------------------------------------------------------------------------
