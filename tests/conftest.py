@@ -133,7 +133,6 @@ def kube():
         yield started
     finally:
         started.stop()
-        print(f"\nkube tier: stopped {started.control_plane.stopped_after}")
 
 
 @pytest.fixture
