@@ -25,7 +25,7 @@ from gushen_infra import render
 
 from . import engine_model as em
 from .kube.stack import in_namespace, objects_of
-from .test_change_impact import CHANGES, WEB, REDIS, Change, _freeze, _run, with_
+from .test_change_impact import CHANGES, REDIS, WEB, Change, _freeze, _run
 
 pytestmark = pytest.mark.kube
 
@@ -45,7 +45,7 @@ class Row:
     after: Callable[[], Recording]
     plan: Callable[[], dict[str, em.Step]]
     live: tuple[tuple[str, str, str], ...] = ()
-    state: str = "prod"
+    state: str = PROD
     """Which "before" cluster the row starts from (rows sharing one share the deployed objects)."""
 
 
@@ -66,11 +66,16 @@ def _edited(recs: Recording, kind: str, name: str, edit: Callable[[dict], Any]) 
     return out
 
 
+def _prod() -> Recording:
+    return _run((), frozenset())
+
+
 def edit_row(title: str, kind: str, name: str, edit: Callable[[dict], Any],
-             base: Callable[[], Recording] = lambda: _run((), frozenset())) -> Row:
-    """A change no config key makes (a manifest edited by hand, a new program version)."""
-    return Row(title, base, lambda: _edited(base(), kind, name, edit), lambda: em.plan(base(), _edited(base(), kind, name, edit)),
-               state=PROD)
+             base: Callable[[], Recording] = _prod, state: str = PROD) -> Row:
+    """A change of one object's inputs that no everyday config key makes (a manifest edited by
+    hand, a new program version), on top of ``base``."""
+    after = lambda: _edited(base(), kind, name, edit)  # noqa: E731
+    return Row(title, base, after, lambda: em.plan(base(), after()), state=state)
 
 
 def _set(path: str, value: Any) -> Callable[[dict], None]:
@@ -97,7 +102,7 @@ def _selector_changed(inputs: dict) -> None:
 
 def _with_job() -> Recording:
     """The prod program plus a Job made from CronJob redis-backup (``kubectl create job --from``)."""
-    recs = _run((), frozenset())
+    recs = _prod()
     cron = next(r for r in recs if r.inputs.get("kind") == "CronJob" and r.name == "redis-backup")
     inputs = copy.deepcopy(cron.inputs)
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {**inputs["metadata"], "name": "redis-backup-manual"},
@@ -107,10 +112,6 @@ def _with_job() -> Recording:
     return [*recs, rec]
 
 
-def _resized(recs: Recording) -> Recording:
-    return _edited(recs, "PersistentVolumeClaim", "backups", _set("spec.resources.requests.storage", "60Gi"))
-
-
 def _job_image(inputs: dict) -> None:
     inputs["spec"]["template"]["spec"]["containers"][0]["image"] = "redis:7.4.2-alpine"
 
@@ -118,16 +119,15 @@ def _job_image(inputs: dict) -> None:
 #: Changes the server shows and the docs' table lacks.
 SERVER_ROWS = [
     # The claim bound, as in prod (a backup Job has used it): the resize meets the admission check.
-    Row("backup claim resized on local-path (`backup.storage.size`)", _with_job, lambda: _resized(_with_job()),
-        lambda: em.plan(_with_job(), _resized(_with_job())), state=WITH_JOB),
+    edit_row("backup claim resized on local-path (what `backup.storage.size` changes)", "PersistentVolumeClaim", "backups",
+             _set("spec.resources.requests.storage", "60Gi"), _with_job, WITH_JOB),
     edit_row("StatefulSet podManagementPolicy", "StatefulSet", REDIS, _toggle_pod_management),
     edit_row("StatefulSet serviceName", "StatefulSet", REDIS, _set("spec.serviceName", "redis-service")),
     edit_row("StatefulSet volumeClaimTemplates access mode", "StatefulSet", REDIS,
              _set("spec.volumeClaimTemplates.0.spec.accessModes", ["ReadWriteOncePod"])),
     edit_row("Deployment selector", "Deployment", WEB, _selector_changed),
-    Row("Job template (`kubectl create job --from=cronjob/redis-backup`, then its image)", _with_job,
-        lambda: _edited(_with_job(), "Job", "redis-backup-manual", _job_image),
-        lambda: em.plan(_with_job(), _edited(_with_job(), "Job", "redis-backup-manual", _job_image)), state=WITH_JOB),
+    edit_row("Job template (`kubectl create job --from=cronjob/redis-backup`, then its image)", "Job", "redis-backup-manual",
+             _job_image, _with_job, WITH_JOB),
 ]
 #: issue 21 teaches the model that a claim's resize on a class without expansion fails (``up``
 #: fails: the provider sends an update the server refuses). Until it lands the model says update.

@@ -18,7 +18,6 @@ from policies.config import resolve
 
 from .conftest import ROOT
 from .kube import scheduling
-from .kube.cluster import stack_nodes
 from .kube.stack import objects_of
 from .test_change_impact import with_
 from .test_config import prod_raw
