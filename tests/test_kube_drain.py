@@ -53,6 +53,18 @@ def all_ready(kube, ns: str) -> bool:
     return workloads_ok and all(kdrain._ready(p) for p in pods)
 
 
+def moved_or_pending(kube, ns: str, node: str) -> bool:
+    """While ``node`` is cordoned, the controllers have replaced its pods: a pod pinned to it is
+    Pending, any other runs Ready on another node."""
+    for p in kubernetes.client.CoreV1Api(kube.api).list_namespaced_pod(ns).items:
+        if p.metadata.deletion_timestamp is not None:
+            return False
+        pinned = (p.spec.node_selector or {}).get(scheduling.HOSTNAME) == node
+        if (p.spec.node_name is not None) if pinned else (p.spec.node_name == node or not kdrain._ready(p)):
+            return False
+    return True
+
+
 def drain_each(kube, nodes: set[str], ns: str) -> dict[str, kdrain.Drained]:
     """Drain every node in turn; after each, uncordon it and wait until the stack is Ready again."""
     core = kubernetes.client.CoreV1Api(kube.api)
@@ -60,6 +72,8 @@ def drain_each(kube, nodes: set[str], ns: str) -> dict[str, kdrain.Drained]:
     for node in sorted(nodes):
         try:
             out[node] = kdrain.drain(kube.api, node, kube.players)
+            if not out[node].blocked:
+                kube.players.settle(lambda: moved_or_pending(kube, ns, node), 60, f"the pods evicted from {node} replaced")
         finally:
             kdrain.cordon(core, node, False)
         kube.players.settle(lambda: all_ready(kube, ns), 60, f"the stack Ready again after draining {node}")
