@@ -168,7 +168,7 @@ class States:
             self.close()
             ns = f"changes-{secrets.token_hex(3)}"
             before = in_namespace(objects_of(row.before()), ns)
-            self.engine = self.kube.deploy(before)
+            self.engine = self.kube.deploy(before, preview=False)  # test_kube_stacks.py dry-runs the stacks
             if any(o.manifest["kind"] == "Job" for o in before):
                 self.kube.players.settle(lambda: self._bound(ns), 60, "the backup claim bound")
             live = {(kind, name) for kind, _, name in row.live}

@@ -88,7 +88,7 @@ def test_pods_land_on_their_tiers_node_and_every_node_drains_as_the_model_says(k
         recs = render.run_program(stack_name, ROOT, {**overrides, "nodes": nodes, "namespace": ns})
         stack, objects = Stack(recs, {}), objects_of(recs)
         try:
-            kube.deploy(objects, settle=True)
+            kube.deploy(objects, settle=True, preview=False)  # test_kube_stacks.py dry-runs the stacks
             kube.players.settle(lambda: all_ready(kube, ns), 60, "every pod Ready")
             placed = scheduling.placements(kube.api, ns)
             assert placed and all(node == nodes[tier] for _, tier, node in placed), placed
