@@ -31,9 +31,9 @@ SWITCHES = {
     # docs/adoption.md: the adoption run turns network isolation off (config refuses it on).
     "prod-adoption-mode": lambda: ("prod", {"adopt": {"enabled": True}, "network": {"enabled": False}}),
 }
-# Another stack file (e.g. `ci`) is judged as it appears.
-SWITCHES.update({p.stem.split(".", 1)[1]: (lambda s=p.stem.split(".", 1)[1]: (s, {}))
-                 for p in ROOT.glob("Pulumi.*.yaml") if p.stem.split(".", 1)[1] not in ("prod", "dev")})
+#: Any other stack file (e.g. ``Pulumi.ci.yaml``) is judged as it appears.
+OTHER_STACKS = sorted({p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml")} - {"prod", "dev"})
+SWITCHES.update({s: (lambda s=s: (s, {})) for s in OTHER_STACKS})
 
 
 @pytest.mark.parametrize("switch", SWITCHES)
