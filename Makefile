@@ -10,7 +10,8 @@ STACK ?= prod
 POLICY_CONFIG ?= $(if $(wildcard Pulumi.$(STACK).yaml),policies/config.$(STACK).json)
 ## Every binary the live tests run, as binary:Debian package (`make deps` installs the missing ones).
 DEPS := redis-server:redis-server haproxy:haproxy initdb:postgresql promtool:prometheus \
-	prometheus-redis-exporter:prometheus-redis-exporter restic:restic sshd:openssh-server ssh-keygen:openssh-client
+	prometheus-redis-exporter:prometheus-redis-exporter restic:restic sshd:openssh-server ssh-keygen:openssh-client \
+	openssl:openssl
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 APT ?= apt-get
 

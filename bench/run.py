@@ -16,7 +16,8 @@ fresh processes for the floor, render and check figures:
    (the prod render repeated under new names, ``synthetic.repeat``), and checkov on the
    1,000-object file where it is installed (``--checkov``, ``$CHECKOV`` or ``checkov`` on PATH);
 5. program: the synthetic stacks evaluated under the mocks, time per object;
-6. cold deploy: the modeled ``pulumi up`` on an empty namespace (bench/model.py).
+6. cold deploy: the modeled ``pulumi up`` on an empty namespace (bench/model.py), beside the
+   same deploy measured on a real control plane with a played kubelet (bench/kube_deploy.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ POLICY_CONFIG = ROOT / "policies" / "config.prod.json"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import model, synthetic  # noqa: E402
+from bench import kube_deploy, model, synthetic  # noqa: E402
 from gushen_infra import render  # noqa: E402
 from policies.base import Obj  # noqa: E402
 from policies.catalog import RULES, evaluate  # noqa: E402
@@ -302,14 +303,15 @@ def bench_scale(sizes: Sequence[int], runs: int) -> tuple[list[dict[str, Any]], 
     return program, policies
 
 
-def bench_prod(runs: int) -> dict[str, Any]:
+def bench_prod(runs: int, quick: bool = False) -> dict[str, Any]:
     recs = render.run_program("prod")
     docs = render.manifests(recs)
     times, _ = call_times(check_objects(docs), max(runs, POLICY_ROUNDS))
     plan = model.model(recs)
     return {
         "policies": {"objects": len(docs), **figure(times)},
-        "cold_deploy": {**plan.as_dict(), "timing": vars(model.Timing())},
+        "cold_deploy": {**plan.as_dict(), "timing": vars(model.Timing()), "measured_on_control_plane":
+                        {"skipped": "--quick"} if quick else kube_deploy.cold_deploy(runs)},
         "docs": docs,
     }
 
@@ -329,6 +331,13 @@ def targets(report: dict[str, Any]) -> dict[str, Optional[bool]]:
             checkov["speedup"] >= CHECKOV_SPEEDUP_MIN if "speedup" in checkov and checkov["objects"] == 1000 else None
         ),
     }
+
+
+def measured_line(measured: dict[str, Any]) -> str:
+    if "skipped" in measured:
+        return f"cold deploy (real control plane): skipped ({measured['skipped']})"
+    return (f"cold deploy (real control plane, kubelet played: instantaneous): applied at "
+            f"{measured['applied_median_s']:.1f}s, every workload Ready at {measured['workloads_ready_median_s']:.1f}s")
 
 
 def checkov_line(checkov: dict[str, Any]) -> str:
@@ -374,6 +383,7 @@ def table(report: dict[str, Any]) -> str:
         f"cold deploy (modeled): every workload Ready at {deploy['workloads_ready_s']:.1f}s, "
         f"pulumi up done at {deploy['pulumi_up_done_s']:.1f}s",
         "  chain: " + " -> ".join(f"{s['resource']} ({s['done_s']:g}s)" for s in deploy["chain"]),
+        measured_line(deploy.get("measured_on_control_plane", {"skipped": "not measured"})),
         "targets: " + ", ".join(f"{k}={'n/a' if v is None else ('met' if v else 'MISSED')}"
                                 for k, v in report["targets"].items()),
     ]
@@ -411,7 +421,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "quick": args.quick,
             **bench_processes(runs, Path(tmp)),
         }
-        prod = bench_prod(runs)
+        prod = bench_prod(runs, args.quick)
         report["policies_check_files"] = bench_check_files(
             prod.pop("docs"), QUICK_CHECK_SIZES if args.quick else CHECK_SIZES, runs, Path(tmp), checkov,
             args.checkov_runs,

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -104,3 +104,40 @@ def require_shared(*parts: str) -> Path:
     if path.exists():
         return path
     pytest.skip(f"{path} not present: this test needs ../shared beside the checkout")
+
+
+# --- the kube tier: a real control plane per session (tests/kube, docs/testing.md) ---------------
+
+
+def require_kube_binaries() -> Path:
+    """The directory of etcd and the three Kubernetes binaries: skip where absent, fail in CI."""
+    from .kube import binaries
+
+    require_binary("openssl")  # the service-account key pair
+    try:
+        return binaries.locate(SHARED / "tools" / "kube", ROOT / ".cache" / "kube")
+    except binaries.Unavailable as e:
+        if IN_CI:
+            pytest.fail(f"the kube tier is required in CI: {e}")
+        pytest.skip(f"kube binaries unavailable: {e}")
+
+
+@pytest.fixture(scope="session")
+def kube():
+    """The session's K3s cluster on a real control plane (:class:`tests.kube.harness.KubeCluster`),
+    with the prod stack's three nodes; stopped by PID at the end of the session, pass or fail."""
+    from .kube import cluster, harness
+
+    started = harness.KubeCluster.start(require_kube_binaries(), cluster.stack_nodes("prod"))
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def kube_namespace(kube) -> Iterator[str]:
+    """A namespace of its own for one test, deleted after it."""
+    name = kube.namespace()
+    yield name
+    kube.delete_namespace(name)
