@@ -187,6 +187,20 @@ def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[st
     return values, secret_keys
 
 
+def stack_values(
+    stack: str = "prod", root: Path = ROOT, overrides: Optional[Mapping[str, Any]] = None,
+) -> tuple[dict[str, str], list[str]]:
+    """:func:`stack_config` with top-level ``gushen:`` keys replaced (plain values; ``None`` deletes)."""
+    values, secret_keys = stack_config(stack, root)
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{config.NAMESPACE}:{key}"
+        if value is None:
+            values.pop(full, None)
+        else:
+            values[full] = value if isinstance(value, str) else json.dumps(value)
+    return values, secret_keys
+
+
 def run_program(
     stack: str = "prod",
     root: Path = ROOT,
@@ -203,13 +217,7 @@ def run_program(
     caller keep the recorder (to see what was registered even when the program fails). Raises
     :class:`gushen_infra.config.ConfigError` for bad config.
     """
-    values, secret_keys = stack_config(stack, root)
-    for key, value in (overrides or {}).items():
-        full = key if ":" in key else f"{config.NAMESPACE}:{key}"
-        if value is None:
-            values.pop(full, None)
-        else:
-            values[full] = value if isinstance(value, str) else json.dumps(value)
+    values, secret_keys = stack_values(stack, root, overrides)
     mocks = mocks if mocks is not None else RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
     pulumi.runtime.set_all_config(values, secret_keys)

@@ -85,7 +85,7 @@ def test_pods_land_on_their_tiers_node_and_every_node_drains_as_the_model_says(k
     stack_name, overrides = CASES[case]()
     with kube.own_nodes(stack_name) as nodes:
         ns = f"drain-{case}-{secrets.token_hex(3)}"
-        recs = render.run_program(stack_name, ROOT, {**overrides, "nodes": nodes, "namespace": ns})
+        recs = render.run_program(stack_name, ROOT, {**overrides, **kube.declared(nodes), "namespace": ns})
         stack, objects = Stack(recs, {}), objects_of(recs)
         try:
             kube.deploy(objects, settle=True, preview=False)  # test_kube_stacks.py dry-runs the stacks

@@ -41,7 +41,7 @@ def test_stack_is_accepted_and_reapplies_without_change(kube, switch, monkeypatc
     stack, overrides = SWITCHES[switch]()
     if overrides.get("adopt"):
         # Adoption keeps the live Redis password and NextAuth secret: the render requires them set.
-        monkeypatch.setattr(config, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
+        monkeypatch.setattr(config.keys, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
     objects = rendered(stack, {**overrides, "namespace": f"{switch[:40]}-{secrets.token_hex(3)}"})
     try:
         engine = kube.deploy(objects)

@@ -1,8 +1,8 @@
 """The cluster as K3s has it, on the real control plane: nodes, the local-path class, the CRDs.
 
-Facts come from where the project keeps them, never restated here: node names from the stack file
-(``gushen:nodes``), their CPU and memory from the policy pack's ``node-capacity.allocatable``
-(spec 2.1; ``policies/config.<stack>.json`` overrides it), the CRDs from ``../shared/crds/upstream``.
+Facts come from where the project keeps them, never restated here: the nodes, their CPU and memory
+from the stack file (``gushen:clusterNodes``, which ``policies/config.<stack>.json`` is generated
+from) and the tiers' nodes (``gushen:nodes``), the CRDs from ``../shared/crds/upstream``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from gushen_infra import render
-from policies import config as policy_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT.parent / "shared" / "crds" / "upstream"
@@ -55,16 +54,14 @@ class NodeSpec:
 
 
 def stack_nodes(stack: str = "prod", server: Optional[str] = None) -> list[NodeSpec]:
-    """The stack's distinct nodes (``gushen:nodes``) with the capacity policy's allocatable.
+    """The stack's distinct tier nodes (``gushen:nodes``) with their allocatable (``gushen:clusterNodes``).
 
     The spec draws the control plane apart but names no server node; ``server`` picks it and
     defaults to the data tier's node (it carries the embedded etcd in a K3s ``--cluster-init``).
     """
     values, _ = render.stack_config(stack, ROOT)
     tiers = json.loads(values[f"{render.config.NAMESPACE}:nodes"])
-    overrides_file = ROOT / "policies" / f"config.{stack}.json"
-    overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
-    allocatable = policy_config.values("node-capacity", ("allocatable",), overrides.get("node-capacity"))["allocatable"]
+    allocatable = json.loads(values[f"{render.config.NAMESPACE}:clusterNodes"])
     server = server or tiers["data"]
     names = list(dict.fromkeys(tiers.values()))
     return [NodeSpec(n, allocatable[n]["cpu"], allocatable[n]["memory"], server=n == server) for n in names]

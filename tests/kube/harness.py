@@ -9,7 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Optional
 
 import kubernetes
 from kubernetes.client.rest import ApiException
@@ -98,6 +98,15 @@ class KubeCluster:
             yield {tier: names[node] for tier, node in tiers.items()}
         finally:
             self.remove_nodes([n.name for n in specs])
+
+    def declared(self, tiers: dict[str, str], like: Optional[dict[str, str]] = None) -> dict[str, Any]:
+        """The config overrides that put a stack on these nodes: ``gushen:nodes`` and the
+        ``gushen:clusterNodes`` that declare them (config refuses a tier on an undeclared node).
+        A name the cluster lacks (a node renamed in the stack file only) is declared with the
+        capacity of the node ``like`` gives its tier."""
+        known = {n.name: {"cpu": n.cpu, "memory": n.memory} for n in self.nodes}
+        cluster = {name: known[name] if name in known else known[(like or {})[tier]] for tier, name in tiers.items()}
+        return {"nodes": dict(tiers), "clusterNodes": cluster}
 
     def namespace(self, prefix: str = "t") -> str:
         """A new namespace, ready for pods (its default ServiceAccount exists)."""
