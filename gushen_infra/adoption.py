@@ -60,6 +60,24 @@ def numeric_target_ports(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "ports": ports}
 
 
+def provider_settings(adopt: config.Adopt) -> dict[str, Any]:
+    """Settings of both providers: ``enablePatchForce`` for the adoption run only.
+
+    The run's preview is the provider's ``ssaUpdate`` with ``c.Preview``, where
+    ``fixCSAFieldManagers`` returns early (``provider/pkg/await/await.go``): kubectl's fields are
+    still kubectl's, and ``patchForce`` forces in a preview only for the provider's own
+    client-side managers, so the dry-run apply conflicts on every field kubectl set to another
+    value (7 of the 15 objects of the spec's cluster) and ``pulumi up`` stops before it updates.
+    Forcing takes only fields this program sets; on these objects the other managers are the
+    controllers, which write ``status`` (a subresource: no conflict) or annotations this program
+    does not set, and ``kubectl scale``'s ``.spec.replicas``, which the program takes back on
+    purpose (docs/adoption.md). Changing the setting updates the provider and replaces nothing
+    (``DiffConfig`` replaces only on a cluster change), and after the run it is off again, so a
+    conflict with another manager stops ``pulumi up`` as before.
+    """
+    return {"enable_patch_force": adopt.enabled}
+
+
 class Adoption:
     """A resource transformation (given to every component, inherited by their children):
     imports the listed objects when adopting, forces where asked, keeps Services' clusterIP."""

@@ -223,8 +223,10 @@ def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting
     steps = em.plan(state, with_ignored(normal, {r.urn: plain(r.inputs) for r in state}))
     changed = {(s.kind, s.name): s.op for s in steps.values() if s.op != em.SAME}
     services = {("Service", ref.split("/")[1]) for ref in config.LIVE_OBJECTS if ref.startswith("Service/")}
-    # The adopted Services target their ports by name again; nothing else changes.
-    assert changed == {s: em.UPDATE for s in services}
+    # The adopted Services target their ports by name again; the providers' enablePatchForce goes
+    # off (adoption.provider_settings: an update, DiffConfig replaces only on a cluster change).
+    providers = {("pulumi:providers:kubernetes", p): em.UPDATE for p in ("k3s", "k3s-retained")}
+    assert changed == {**{s: em.UPDATE for s in services}, **providers}
     reasons = {r for s in steps.values() if s.kind == "Service" for r in s.reasons}
     assert reasons and all(r.startswith("spec.ports[") and r.endswith("].targetPort") for r in reasons), reasons
 
