@@ -1,0 +1,53 @@
+"""Day 2 on a real kube-apiserver: the retained backup claim adopted again, ``replicas`` taken by
+``kubectl scale``, and the await timeouts of a roll (docs/adoption.md, docs/changes.md)."""
+
+from __future__ import annotations
+
+import secrets
+
+import kubernetes
+import pytest
+
+from gushen_infra import backup
+
+from .kube import provider
+from .kube.stack import rendered
+
+pytestmark = pytest.mark.kube
+
+
+def one(objects, kind: str, name: str):
+    return next(o for o in objects if o.manifest["kind"] == kind and o.manifest["metadata"]["name"] == name)
+
+
+def test_backups_on_again_adopt_the_bound_claim_without_waiting_out_the_claim_await(kube):
+    """Backups off then on again (or a re-create after a destroy): the claim ``retainOnDelete`` kept
+    is Bound, and the upserting provider's create meets it. ``untilCoreV1PersistentVolumeClaimReady``
+    (``provider/pkg/await/awaiters.go``) accepts only ``Pending`` on create for a
+    WaitForFirstConsumer class and waits a fixed 5 minutes (``WatchUntil(pvcReady, 5*time.Minute)``:
+    no customTimeouts reaches it), so without ``pulumi.com/skipAwait`` that ``up`` fails."""
+    ns = f"bk-{secrets.token_hex(3)}"
+    objects = rendered("prod", {"namespace": ns})
+    namespace, claim = one(objects, "Namespace", ns), one(objects, "PersistentVolumeClaim", backup.PVC)
+    assert claim.options["retainOnDelete"] and claim.setting("upsertExistingObjects")
+    first = kube.engine()
+    try:
+        first.up([namespace, claim])
+        # A backup pod mounts it: the scheduler picks the node, the provisioner and PV controller bind it.
+        core = kubernetes.client.CoreV1Api(kube.api)
+        core.create_namespaced_pod(ns, {"metadata": {"name": "user"}, "spec": {
+            "containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
+            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": backup.PVC}}]}})
+        kube.players.settle(lambda: core.read_namespaced_persistent_volume_claim(backup.PVC, ns).status.phase == "Bound",
+                            timeout=60, what="the backup claim bound")
+        core.delete_namespaced_pod("user", ns, grace_period_seconds=0)
+
+        # Backups off: retainOnDelete drops the claim from the state only. On again: a new resource, a create.
+        again = kube.engine()
+        again.up([claim])
+        prov = again.provider(claim)
+        assert prov.get(claim.manifest)["status"]["phase"] == "Bound"
+        # The provider's await after that create; 10 s stand for its 5 minutes (Bound never turns Pending).
+        provider.await_ready(prov, claim.manifest, step=kube.players.step, timeout=10, created=True)
+    finally:
+        kube.clean([namespace])
