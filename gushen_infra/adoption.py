@@ -39,6 +39,12 @@ PATCH_FORCE = "pulumi.com/patchForce"
 #: A Service's clusterIP is set by the API server; an import puts it into the inputs.
 SERVICE_IGNORE = ("spec.clusterIP",)
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterIssuer"})
+#: Kinds whose ``.spec.replicas`` this program decides and takes back from ``kubectl scale``: the
+#: ``scale`` subresource records it under kubectl's manager with subresource ``scale``, which
+#: ``fixCSAFieldManagers`` does not hand over (fluxcd ssa ``matchFieldManager`` skips entries with
+#: a subresource), so without force the next update of the object conflicts. The PDBs, the
+#: capacity policy and Sentinel's quorum are sized from the configured count.
+FORCED_KINDS = frozenset({"Deployment", "StatefulSet"})
 
 
 def import_id(ref: str, namespace: str) -> str:
@@ -80,7 +86,8 @@ def provider_settings(adopt: config.Adopt) -> dict[str, Any]:
 
 class Adoption:
     """A resource transformation (given to every component, inherited by their children):
-    imports the listed objects when adopting, forces where asked, keeps Services' clusterIP."""
+    imports the listed objects when adopting, forces where asked and on workloads (their replicas),
+    keeps Services' clusterIP."""
 
     def __init__(self, adopt: config.Adopt, namespace: str):
         self.adopt = adopt
@@ -105,9 +112,9 @@ class Adoption:
             )
             if kind == "Service":
                 props["spec"] = numeric_target_ports(props["spec"])
-            if ref in self.adopt.force:
-                annotations = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}
-                props["metadata"] = {**metadata, "annotations": annotations}
+        if kind in FORCED_KINDS or (self.adopt.enabled and ref in self.adopt.force):
+            annotations = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}
+            props["metadata"] = {**metadata, "annotations": annotations}
         return pulumi.ResourceTransformationResult(props, pulumi.ResourceOptions.merge(args.opts, extra))
 
     def unmatched(self) -> list[str]:

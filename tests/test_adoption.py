@@ -242,13 +242,15 @@ def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets(monk
 
 
 def test_force_is_per_object_and_only_for_the_adoption_run(monkeypatch_module):
-    forced = run_stack("prod", {**ADOPT, "adopt": {"enabled": True, "force": ["Deployment/ai-qtrd-web"]}}).resources
-    annotated = {ident(r)[2] for r in forced if r.type.startswith("kubernetes:")
-                 and (plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)}
-    assert annotated == {"ai-qtrd-web"}
-    normal = run_stack("prod").resources
-    assert not any((plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)
-                   for r in normal if r.type.startswith("kubernetes:"))
+    def forced(resources) -> set[tuple[str, str]]:
+        return {(ident(r)[0], ident(r)[2]) for r in resources if r.type.startswith("kubernetes:")
+                and (plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)}
+
+    normal = forced(run_stack("prod").resources)
+    # Workloads always force (their replicas, test_kube_day2.py); nothing else outside adoption.
+    assert normal and {kind for kind, _ in normal} == adoption.FORCED_KINDS
+    adopting = run_stack("prod", {**ADOPT, "adopt": {"enabled": True, "force": ["ConfigMap/redis-config"]}}).resources
+    assert forced(adopting) == normal | {("ConfigMap", "redis-config")}
     with pytest.raises(config.ConfigError, match="adopt.force: 'Deployment/redis-proxy' is not in gushen:adopt.objects"):
         run_stack("prod", {**ADOPT, "adopt": {"enabled": True, "force": ["Deployment/redis-proxy"]}})
 

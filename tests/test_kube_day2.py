@@ -11,6 +11,7 @@ import pytest
 from gushen_infra import backup
 
 from .kube import provider
+from .kube.live import kubectl
 from .kube.stack import rendered
 
 pytestmark = pytest.mark.kube
@@ -49,5 +50,35 @@ def test_backups_on_again_adopt_the_bound_claim_without_waiting_out_the_claim_aw
         assert prov.get(claim.manifest)["status"]["phase"] == "Bound"
         # The provider's await after that create; 10 s stand for its 5 minutes (Bound never turns Pending).
         provider.await_ready(prov, claim.manifest, step=kube.players.step, timeout=10, created=True)
+    finally:
+        kube.clean([namespace])
+
+
+@pytest.mark.parametrize("kind, name", [("Deployment", "ai-qtrd-web"), ("StatefulSet", "redis")])
+def test_replicas_set_by_kubectl_scale_are_taken_back_by_the_next_up(kube, kind, name):
+    """``kubectl scale`` writes ``.spec.replicas`` through the ``scale`` subresource under its own
+    manager; ``fixCSAFieldManagers`` hands over only entries without a subresource (fluxcd ssa
+    ``matchFieldManager``), so the next update conflicts on it, in the preview and in ``up``. The
+    program's count wins on purpose: the PDBs, the capacity policy and Sentinel's quorum are
+    sized from it (docs/changes.md)."""
+    ns = f"sc-{secrets.token_hex(3)}"
+    objects = rendered("prod", {"namespace": ns})
+    namespace, workload = one(objects, "Namespace", ns), one(objects, kind, name)
+    engine = kube.engine()
+    try:
+        engine.up([namespace])
+        engine.up([workload])
+        engine.up([workload])  # the first update hands the create's fields to the SSA manager
+        want = workload.manifest["spec"]["replicas"]
+        kubectl(kube.kubeconfig, "-n", ns, "scale", f"{kind.lower()}/{name}", f"--replicas={want + 2}")
+        live = engine.provider(workload).get(workload.manifest)
+        scaler = [m for m in live["metadata"]["managedFields"] if m.get("subresource") == "scale"]
+        assert [(m["manager"], m["operation"]) for m in scaler] == [("kubectl", "Update")]
+
+        engine.up([workload], preview=True)
+        engine.up([workload])
+        live = engine.provider(workload).get(workload.manifest)
+        assert live["spec"]["replicas"] == want
+        assert not [m for m in live["metadata"]["managedFields"] if m.get("subresource") == "scale"]
     finally:
         kube.clean([namespace])
