@@ -8,7 +8,7 @@ import secrets
 import kubernetes
 import pytest
 
-from gushen_infra import backup
+from gushen_infra import backup, redis
 
 from .kube import provider
 from .kube.live import kubectl
@@ -80,5 +80,38 @@ def test_replicas_set_by_kubectl_scale_are_taken_back_by_the_next_up(kube, kind,
         live = engine.provider(workload).get(workload.manifest)
         assert live["spec"]["replicas"] == want
         assert not [m for m in live["metadata"]["managedFields"] if m.get("subresource") == "scale"]
+    finally:
+        kube.clean([namespace])
+
+
+def await_seconds(obj, operation: str) -> float:
+    """The provider's await timeout for ``obj``: ``metadata.TimeoutDuration`` (``customTimeouts``
+    first, then ``pulumi.com/timeoutSeconds``), else the kind's default (``DEFAULT_TIMEOUTS``)."""
+    given = obj.options.get("customTimeouts", {}).get(operation)
+    if given:
+        assert given.endswith("s"), given
+        return float(given[:-1])
+    return provider.timeout_for(obj.manifest)
+
+
+def test_the_redis_roll_fits_in_the_statefulset_await(kube):
+    """A roll replaces the pods one at a time (``RollingUpdate``, the server's default): each old pod
+    stops within its grace period, each new one loads its AOF, resyncs and waits for Sentinel
+    (``redis.POD_START_SECONDS``). Read from the object the server stored, the worst case must fit
+    in the provider's await, or ``up`` fails in mid-roll (the provider's default: 10 minutes)."""
+    ns = f"rl-{secrets.token_hex(3)}"
+    objects = rendered("prod", {"namespace": ns})
+    namespace, sts = one(objects, "Namespace", ns), one(objects, "StatefulSet", redis.NAME)
+    engine = kube.engine()
+    try:
+        engine.up([namespace])
+        live = engine.up([sts])[0]
+        spec = live["spec"]
+        assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+        grace = spec["template"]["spec"]["terminationGracePeriodSeconds"]
+        worst = spec["replicas"] * (grace + redis.POD_START_SECONDS)
+        print(f"redis roll, worst case: {spec['replicas']} x ({grace} s + {redis.POD_START_SECONDS} s) = {worst} s")
+        for operation in ("create", "update"):
+            assert await_seconds(sts, operation) >= worst, operation
     finally:
         kube.clean([namespace])
