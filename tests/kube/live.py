@@ -38,10 +38,11 @@ def kubectl(kubeconfig: Path, *args: str, stdin: Optional[str] = None) -> str:
     return out.stdout
 
 
-def live_documents(namespace: str, defaulted: bool = False) -> list[dict[str, Any]]:
+def live_documents(namespace: str, defaulted: bool = False, redis_node: Optional[str] = None) -> list[dict[str, Any]]:
     """The fixture's objects in ``namespace``. ``defaulted``: the same cluster written as briefly as
     kubectl allows, so the API server fills the defaults kubectl's manager then owns (a Deployment
-    without ``strategy``, a Service without ``targetPort``)."""
+    without ``strategy``, a Service without ``targetPort``). ``redis_node``: the old Redis pods, and
+    so their local-path volumes, on that node (the spec places them nowhere)."""
     docs = []
     for doc in yaml.safe_load_all(FIXTURE.read_text()):
         if not doc:
@@ -57,6 +58,8 @@ def live_documents(namespace: str, defaulted: bool = False) -> list[dict[str, An
             # Allocated by the server (the operator's manifests had none); fixed ones would collide between tests.
             doc["spec"].pop("clusterIP", None)
             doc["spec"].pop("clusterIPs", None)
+        if redis_node and doc["kind"] == "StatefulSet":
+            doc["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": redis_node}
         if defaulted and doc["kind"] == "Deployment":
             doc["spec"].pop("strategy", None)
         if defaulted and doc["kind"] == "Service":
