@@ -20,8 +20,11 @@ object, using the rules of the engine and the provider as their source states th
 * A changed field under a force-new path is a replacement (``convertPatchToDiff`` with
   ``openapi.PatchPropertiesChanged``); delete-before-replace when the new object keeps its
   user-set name and namespace (``kubeProvider.Diff``, "Delete before replacement if ...").
-* The provider itself (``kubeProvider.DiffConfig``): a changed ``clusterIdentifier`` or
-  ``renderYamlToDirectory`` replaces it; with an unchanged ``clusterIdentifier`` nothing else does.
+* The provider itself (``kubeProvider.DiffConfig``): a changed ``clusterIdentifier`` replaces it;
+  so does a changed ``renderYamlToDirectory`` (or, without ``clusterIdentifier``, a changed
+  active cluster), except that with a ``clusterIdentifier`` set and unchanged a deferred function
+  clears every replace ("we ignore replacements when the identifier is unchanged"). Any other
+  setting (``enablePatchForce``, ...) updates it.
   Every resource of a replaced provider is replaced (``stepGenerator.providerChanged`` in
   pulumi's ``pkg/resource/deploy/step_generator.go``).
 * The engine (``pkg/resource/deploy/step_generator.go``): ``replaceOnChanges`` forces a
@@ -38,6 +41,23 @@ object, using the rules of the engine and the provider as their source states th
   replaced ``RandomPassword`` (``--replace``, or changed inputs: pulumi-random makes them all
   ForceNew) has a new ``result``: record the "after" run with mocks that return a new one, and its
   consumers show the change (the tests' ``rotated`` mocks).
+* ``ignoreChanges`` (the engine's ``processIgnoreChanges``, then ``kubeProvider.Diff`` drops the
+  ignored paths again): a change under an ignored path is no change.
+* A resource whose last update failed to become ready (an await timeout: the engine keeps its
+  ``InitErrors``) is updated again by the next ``up`` even without a diff (``hasInitErrors`` in
+  ``stepGenerator.continueStepsFromDiff``; replaced only with ``replaceOnChanges: ["*"]``).
+* Conflicts in a preview only (``plan(..., preview=True)``): an imported object's update
+  dry-run runs without ``fixCSAFieldManagers`` (it returns early in a preview), so each field
+  kubectl set to another value than ours conflicts with ``kubectl-client-side-apply`` unless
+  ``patchForce`` forces (the ``pulumi.com/patchForce`` annotation or the provider's
+  ``enablePatchForce``); ``up`` hands those fields over first and does not conflict.
+* The claim await (``untilCoreV1PersistentVolumeClaimReady``, ``await/awaiters.go``): after a
+  create, a claim of a WaitForFirstConsumer class (K3s's ``local-path``) must be Pending, and it
+  waits a fixed 5 minutes; an adopted claim that is Bound fails ``up`` unless
+  ``pulumi.com/skipAwait``. A claim in ``live`` is taken as Bound (one that a pod used).
+* A claim's storage request is not in the ``forceNew`` table, so a resize is an update, which
+  the API server refuses for a class without ``allowVolumeExpansion`` (``local-path``):
+  ``up`` fails on it.
 * A removed resource is deleted unless ``retainOnDelete`` (then it stays in the cluster); a new
   one whose object already exists fails with AlreadyExists unless the provider has
   ``upsertExistingObjects`` or the resource an ``import`` id (4.34: ``upsertExistingObjects``
@@ -114,6 +134,13 @@ FORCE_NEW: dict[tuple[str, str], dict[str, list[tuple[str, ...]]]] = {
 }
 
 
+#: StorageClasses of the cluster (K3s's): WaitForFirstConsumer, no ``allowVolumeExpansion``.
+WAIT_FOR_FIRST_CONSUMER = frozenset({"local-path"})
+NOT_EXPANDABLE = frozenset({"local-path"})
+DEFAULT_STORAGE_CLASS = "local-path"
+PATCH_FORCE, SKIP_AWAIT = "pulumi.com/patchForce", "pulumi.com/skipAwait"
+
+
 @dataclass(frozen=True)
 class ProviderFlags:
     """The explicit kubernetes provider's settings that change the plan."""
@@ -121,12 +148,14 @@ class ProviderFlags:
     config_map_mutable: bool = False
     secret_mutable: bool = False
     upsert: bool = False
+    patch_force: bool = False
 
     @classmethod
     def of(cls, rec: Optional[Recorded]) -> "ProviderFlags":
         inputs = plain(rec.inputs) if rec else {}
         on = lambda key: str(inputs.get(key, "")).lower() == "true"  # noqa: E731 (provider inputs are strings)
-        return cls(on("enableConfigMapMutable"), on("enableSecretMutable"), on("upsertExistingObjects"))
+        return cls(on("enableConfigMapMutable"), on("enableSecretMutable"), on("upsertExistingObjects"),
+                   on("enablePatchForce"))
 
 
 @dataclass(frozen=True)
@@ -243,6 +272,8 @@ def _provider_replaced(old: Recorded, new: Recorded) -> list[str]:
     out = []
     if o.get("clusterIdentifier") != n.get("clusterIdentifier") and o.get("clusterIdentifier") and n.get("clusterIdentifier"):
         out.append("clusterIdentifier")
+    if o.get("clusterIdentifier") == n.get("clusterIdentifier") and n.get("clusterIdentifier"):
+        return []  # the deferred reset of resp.Replaces
     if o.get("renderYamlToDirectory") != n.get("renderYamlToDirectory"):
         out.append("renderYamlToDirectory")
     if not n.get("clusterIdentifier"):
@@ -250,16 +281,64 @@ def _provider_replaced(old: Recorded, new: Recorded) -> list[str]:
     return out
 
 
+def _annotation(rec: Recorded, key: str) -> bool:
+    meta = plain(rec.inputs).get("metadata") or {}
+    return str((meta.get("annotations") or {}).get(key, "")).lower() == "true"
+
+
+def _ignored(path: tuple, rec: Recorded) -> bool:
+    return any(path[: len(p)] == p for p in _paths(*(f".{i}" for i in rec.options.get("ignoreChanges", []))))
+
+
+def _claim_class(rec: Recorded) -> str:
+    return (plain(rec.inputs).get("spec") or {}).get("storageClassName") or DEFAULT_STORAGE_CLASS
+
+
+def _refused_resize(rec: Recorded, paths: Iterable[tuple]) -> list[str]:
+    """A claim's storage request changed on a class that cannot expand: the API server refuses the update."""
+    if plain(rec.inputs).get("kind") != "PersistentVolumeClaim" or _claim_class(rec) not in NOT_EXPANDABLE:
+        return []
+    return [f"{show(p)}: the API server refuses the resize ({_claim_class(rec)} has no allowVolumeExpansion)"
+            for p in paths if p[:3] == ("spec", "resources", "requests")]
+
+
+def _preview_conflicts(rec: Recorded, live: Any, flags: ProviderFlags) -> list[str]:
+    """An imported object's update dry-run: the fields kubectl set to other values than ours conflict."""
+    if flags.patch_force or _annotation(rec, PATCH_FORCE) or not isinstance(live, Mapping):
+        return []
+    ours = plain(rec.inputs)
+    theirs = {k: live[k] for k in ours if k in live}
+    paths = [p for p in changed_paths(theirs, ours) if p and p[0] != "metadata" or p[:2] in (("metadata", "labels"),)]
+    return [f"{show(p)}: conflicts with kubectl-client-side-apply in the preview" for p in paths
+            if _in(live, p) and not _ignored(p, rec)]
+
+
+def _in(obj: Any, path: tuple) -> bool:
+    """``path`` exists in ``obj`` (a field kubectl set, hence owns)."""
+    for key in path:
+        if isinstance(obj, Mapping) and key in obj:
+            obj = obj[key]
+        elif isinstance(obj, list) and isinstance(key, int) and key < len(obj):
+            obj = obj[key]
+        else:
+            return False
+    return True
+
+
 def plan(
     before: Optional[Sequence[Recorded]],
     after: Sequence[Recorded],
     live: Optional[Mapping[tuple[str, str, str], Any]] = None,
     replace: Iterable[str] = (),
+    unready: Iterable[str] = (),
+    preview: bool = False,
 ) -> dict[str, Step]:
     """The steps of ``pulumi up`` from state ``before`` (``None``: a first up) to program ``after``.
 
     ``live``: objects already in the cluster, keyed ``(kind, namespace, name)`` (cluster-scoped
-    objects with namespace ``""``), for the first up. ``replace``: URNs given to ``--replace``.
+    objects with namespace ``""``), for the first up (the object itself, or ``True``).
+    ``replace``: URNs given to ``--replace``. ``unready``: URNs whose last update failed to become
+    ready. ``preview``: the plan of ``pulumi preview`` (conflicts of imported objects).
     Components are left out: they have no provider and no steps of their own.
     """
     old = {r.urn: r for r in before or () if _custom(r)}
@@ -278,8 +357,19 @@ def plan(
         if prev is None:
             ident = _ident(rec)
             if rec.type.startswith("kubernetes:") and ident in live:
-                if flags_of(rec).upsert or rec.options.get("importId"):
-                    steps[urn] = _step(rec, ADOPT, ["exists in the cluster: upsertExistingObjects/import adopts it"])
+                conflicts = _preview_conflicts(rec, live[ident], flags_of(rec)) \
+                    if preview and rec.options.get("importId") else []
+                if conflicts:
+                    steps[urn] = _step(rec, FAIL, conflicts)
+                elif rec.options.get("importId"):
+                    steps[urn] = _step(rec, ADOPT, ["exists in the cluster: import adopts it"])
+                elif flags_of(rec).upsert:
+                    steps[urn] = _step(rec, ADOPT, ["exists in the cluster: upsertExistingObjects adopts it"])
+                    if ident[0] == "PersistentVolumeClaim" and _claim_class(rec) in WAIT_FOR_FIRST_CONSUMER \
+                            and not _annotation(rec, SKIP_AWAIT):
+                        steps[urn] = _step(rec, FAIL, [
+                            "adopted claim is Bound: the create await of a WaitForFirstConsumer claim wants "
+                            "Pending and times out after 5 minutes (no pulumi.com/skipAwait)"])
                 else:
                     steps[urn] = _step(rec, FAIL, ["exists in the cluster: AlreadyExists (no upsert, no import)"])
             else:
@@ -288,7 +378,7 @@ def plan(
         if rec.provider and _provider_urn(rec.provider) in replaced_providers:
             steps[urn] = _guard(prev, _step(rec, REPLACE, ["its provider is replaced"], True), rec)
             continue
-        paths = changed_paths(plain(prev.inputs), plain(rec.inputs))
+        paths = [p for p in changed_paths(plain(prev.inputs), plain(rec.inputs)) if not _ignored(p, rec)]
         if rec.type == PROVIDER_TYPE:
             why = _provider_replaced(prev, rec)
             if why:
@@ -300,8 +390,14 @@ def plan(
         reasons = _replace_reasons(rec, paths, flags_of(rec))
         if urn in forced:
             reasons.append("--replace")
+        if urn in unready and "*" in rec.options.get("replaceOnChanges", []):
+            reasons.append("its last update did not become ready (replaceOnChanges: *)")
         if reasons:
             steps[urn] = _guard(prev, _step(rec, REPLACE, reasons, _delete_before_replace(prev, rec)), rec)
+        elif _refused_resize(rec, paths):
+            steps[urn] = _step(rec, FAIL, _refused_resize(rec, paths))
+        elif urn in unready:
+            steps[urn] = _step(rec, UPDATE, ["its last update did not become ready: updated again", *map(show, paths)])
         else:
             steps[urn] = _step(rec, UPDATE if paths else SAME, [show(p) for p in paths])
 
