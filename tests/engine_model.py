@@ -308,21 +308,26 @@ def _preview_conflicts(rec: Recorded, live: Any, flags: ProviderFlags) -> list[s
         return []
     ours = plain(rec.inputs)
     theirs = {k: live[k] for k in ours if k in live}
-    paths = [p for p in changed_paths(theirs, ours) if p and p[0] != "metadata" or p[:2] in (("metadata", "labels"),)]
-    return [f"{show(p)}: conflicts with kubectl-client-side-apply in the preview" for p in paths
-            if _in(live, p) and not _ignored(p, rec)]
+    paths = [p for p in _conflicts(theirs, ours) if not _ignored(p, rec) and (p[0] != "metadata" or p[1] == "labels")]
+    return [f"{show(p)}: conflicts with kubectl-client-side-apply in the preview" for p in paths]
 
 
-def _in(obj: Any, path: tuple) -> bool:
-    """``path`` exists in ``obj`` (a field kubectl set, hence owns)."""
-    for key in path:
-        if isinstance(obj, Mapping) and key in obj:
-            obj = obj[key]
-        elif isinstance(obj, list) and isinstance(key, int) and key < len(obj):
-            obj = obj[key]
-        else:
-            return False
-    return True
+#: Merge keys of the map-lists here (the schema's ``x-kubernetes-list-map-keys``/patch merge keys):
+#: their items are matched by key, not by position; any other list is atomic.
+_MERGE_KEYS = ("name", "port", "containerPort", "mountPath")
+
+
+def _conflicts(theirs: Any, ours: Any, path: tuple = ()) -> list[tuple]:
+    """Fields both set to different values: one only kubectl set, or only we set, is no conflict."""
+    if isinstance(theirs, Mapping) and isinstance(ours, Mapping):
+        return [p for k in ours if k in theirs for p in _conflicts(theirs[k], ours[k], path + (k,))]
+    if isinstance(theirs, list) and isinstance(ours, list) and ours and all(isinstance(i, Mapping) for i in theirs + ours):
+        key = next((k for k in _MERGE_KEYS if all(k in i for i in theirs + ours)), None)
+        if key is not None:
+            mine = {i[key]: i for i in theirs}
+            return [p for n, i in enumerate(ours) if i[key] in mine for p in _conflicts(mine[i[key]], i, path + (n,))]
+    return [] if theirs == ours else [path]
+
 
 
 def plan(

@@ -9,6 +9,7 @@ dry-run apply conflicts on every field kubectl set to another value unless ``pat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 
@@ -16,6 +17,9 @@ import pytest
 from kubernetes.dynamic.exceptions import ConflictError
 
 from gushen_infra import config
+from gushen_infra.render import ROOT, run_program
+
+from . import engine_model as em
 
 from .kube.live import adoption_overrides, apply_live, imported, kept_secrets, live_documents, render  # noqa: F401
 
@@ -63,5 +67,35 @@ def test_adoption_run_previews_and_updates_every_imported_object(kube, kept_secr
             {ref(o): [] for o in ours}
         web = next(after[o.key] for o in ours if ref(o) == "Deployment/ai-qtrd-web")
         assert all("envFrom" not in c for c in web["spec"]["template"]["spec"]["containers"])
+    finally:
+        kube.clean(objects)
+
+
+@pytest.mark.parametrize("defaulted", [False, True], ids=["spec-fixture", "defaulted-fields"])
+def test_the_models_preview_conflicts_are_the_servers(kube, kept_secrets, defaulted):  # noqa: F811
+    """tests/engine_model.py's preview-only conflicts (``plan(..., preview=True)``) against the
+    server's, with ``enablePatchForce`` off (as before adoption.provider_settings): the same objects."""
+    ns = f"adopt-{secrets.token_hex(3)}"
+    apply_live(kube.kubeconfig, live_documents(ns, defaulted))
+    overrides = adoption_overrides(ns)
+    off = {"enablePatchForce": "false"}
+    objects = [dataclasses.replace(o, provider_inputs={**o.provider_inputs, **off}) for o in render(overrides)]
+    recorded = [dataclasses.replace(r, inputs={**r.inputs, **off}) if r.type == em.PROVIDER_TYPE else r
+                for r in run_program("prod", ROOT, overrides)]
+    engine = kube.engine()
+    try:
+        ours = imported(objects)
+        live = {o.key: engine.provider(o).get(o.manifest) for o in ours}
+        engine.state.update(live)
+        server = set()
+        for obj in ours:
+            try:
+                engine.up([obj], preview=True)
+            except ConflictError:
+                server.add(ref(obj))
+        by_ident = {(o.manifest["kind"], o.key[2], o.key[3]): live[o.key] for o in ours}
+        steps = em.plan(None, recorded, live=by_ident, preview=True)
+        model = {f"{s.kind}/{s.name}" for s in steps.values() if s.op == em.FAIL}
+        assert server and model == server
     finally:
         kube.clean(objects)
