@@ -91,6 +91,13 @@ def test_the_adoption_runbook_end_to_end(kube, kept_secrets):  # noqa: F811
         assert preview(engine, adopting) == {}
         engine.up(adopting)
         new_uid = engine.provider(sts).get(sts.manifest)["metadata"]["uid"]
+        # Until replaced, the old pods mount ConfigMap redis-config, now ours: a container restart reads
+        # this program's redis.conf with the old command line (tests/test_adoption_redis_live.py).
+        old_pod = redis_pods()["redis-0"]
+        assert [v.config_map.name for v in old_pod.spec.volumes if v.config_map] == [redis.CONFIG_MAP]
+        cm = core.read_namespaced_config_map(redis.CONFIG_MAP, ns)
+        assert cm.data["redis.conf"] == next(o for o in adopting if o.manifest["kind"] == "ConfigMap"
+                                             and o.manifest["metadata"]["name"] == redis.CONFIG_MAP).manifest["data"]["redis.conf"]
         # Ours adopts the running redis-0 before it replaces it (the roll waits for the others).
         kube.players.settle(lambda: [r.uid for r in redis_pods()["redis-0"].metadata.owner_references or []] == [new_uid]
                             and redis_pods()["redis-0"].metadata.uid == old_master, timeout=30, what="redis-0 adopted")
