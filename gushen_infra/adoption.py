@@ -15,7 +15,8 @@ How the engine and pulumi-kubernetes 4.34 behave, from their source:
   ``stepGenerator.continueStepsFromImport`` in ``pkg/resource/deploy/step_generator.go``). The
   update is a server-side apply *update*, which first hands every field owned by ``kubectl*`` and
   ``before-first-apply`` managers to Pulumi's manager (``fixCSAFieldManagers`` in ``await.go``),
-  so the applied object is exactly ours: kubectl's leftovers are removed, nothing conflicts.
+  so the applied object is exactly ours: kubectl's leftovers are removed. Its *preview* skips that
+  hand-over and conflicts with kubectl's fields unless forced: :func:`provider_settings`.
 
 So adoption imports. An imported resource must not need a replacement ("previously-imported
 resources that still specify an ID may not be replaced", ``continueStepsFromDiff``), hence:

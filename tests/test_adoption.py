@@ -312,3 +312,12 @@ def test_the_adoption_run_passes_the_policy_pack(adopting, tmp_path):
 def test_bad_adoption_config_names_the_key_and_quotes_the_value(override, message):
     with pytest.raises(config.ConfigError, match=re.escape(message)):
         run_stack("prod", {"adopt": override, "network": {"enabled": False}})
+
+
+def test_the_runbooks_state_delete_names_the_protected_statefulset(adopting):
+    """docs/adoption.md's rollback: the URN it gives is the StatefulSet's, which is protected, so
+    the command needs ``--force`` (pulumi ``pkg/cmd/pulumi/state/state_delete.go``)."""
+    doc = (ROOT / "docs" / "adoption.md").read_text()
+    commands = re.findall(r"`pulumi state delete ([^`]*)'(urn:[^']+)'`", doc)
+    sts = next(r for r in adopting if r.type == "kubernetes:apps/v1:StatefulSet")
+    assert commands == [("--force ", sts.urn)] and sts.options["protect"]
