@@ -63,6 +63,8 @@ object, using the rules of the engine and the provider as their source states th
   ``upsertExistingObjects`` or the resource an ``import`` id (4.34: ``upsertExistingObjects``
   docstring in ``pulumi_kubernetes/provider.py``; ``await.Creation``).
 
+The tables and the per-object rules are in ``tests/engine_rules.py``; the planning is here.
+
 API: :func:`plan` (``before``/``after`` recordings from ``render.run_program``, ``live`` objects
 already in the cluster) returns ``{urn: Step}``; :func:`by_object` re-keys it by ``(kind, name)``.
 """
@@ -75,87 +77,16 @@ from typing import Any, Optional
 
 from gushen_infra.render import Recorded, plain
 
+from .engine_rules import (  # noqa: F401 (re-exported: the model's API)
+    FORCE_NEW, PATCH_FORCE, SKIP_AWAIT, WAIT_FOR_FIRST_CONSUMER, ProviderFlags, annotated, changed_paths, claim_class,
+    dotted_paths, force_new, group_version, ignored, on_branch, preview_conflicts, refused_resize, show,
+)
+
 #: Step operations. ``fail`` means ``pulumi up`` would stop there (protected, AlreadyExists).
 SAME, UPDATE, REPLACE, CREATE, DELETE, RETAIN, ADOPT, FAIL = (
     "same", "update", "replace", "create", "delete", "retain", "adopt", "fail",
 )
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
-
-_LABEL_SELECTOR = ("matchExpressions", "matchLabels")
-_CONTAINER = (
-    "args", "command", "env", "image", "imagePullPolicy", "lifecycle", "livenessProbe", "ports", "readinessProbe",
-    "resources", "securityContext", "stdin", "stdinOnce", "terminationMessagePath", "terminationMessagePolicy",
-    "tty", "volumeDevices", "volumeMounts", "workingDir",
-)
-_POD = (
-    "affinity", "automountServiceAccountToken", "dnsConfig", "dnsPolicy", "enableServiceLinks", "hostAliases",
-    "hostIPC", "hostNetwork", "hostPID", "hostname", "imagePullSecrets", "nodeName", "nodeSelector", "overhead",
-    "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "restartPolicy", "runtimeClassName",
-    "schedulerName", "securityContext", "serviceAccount", "serviceAccountName", "shareProcessNamespace",
-    "subdomain", "terminationGracePeriodSeconds", "volumes",
-)
-
-
-def _paths(*dotted: str) -> list[tuple[str, ...]]:
-    return [tuple(p.replace("[*]", ".*").strip(".").split(".")) for p in dotted]
-
-
-def _selector(prefix: str) -> list[tuple[str, ...]]:
-    return _paths(prefix, *(f"{prefix}.{k}" for k in _LABEL_SELECTOR))
-
-
-#: diff.go's ``forceNew`` table, by (group, version) then kind ("" and "core" are the core group).
-_APPS = {
-    "DaemonSet": _selector(".spec.selector"),
-    "Deployment": _selector(".spec.selector"),
-    "StatefulSet": _paths(
-        ".spec.podManagementPolicy", ".spec.revisionHistoryLimit", ".spec.serviceName", ".spec.volumeClaimTemplates"
-    ) + _selector(".spec.selector"),
-}
-_JOB = _paths(".spec.completions", ".spec.parallelism", ".spec.template") + _selector(".spec.selector")
-_CORE = {
-    "PersistentVolumeClaim": _paths(
-        ".spec.accessModes", ".spec.storageClassName", ".spec.volumeName"
-    ) + _selector(".spec.selector"),
-    "Pod": _paths(*(f".spec.{f}" for f in _POD))
-    + _paths(*(f".spec.{c}[*].{f}" for c in ("containers", "initContainers") for f in _CONTAINER)),
-    "ResourceQuota": _paths(".spec.scopes"),
-    "Secret": _paths(".type"),
-    "Service": _paths(".spec.clusterIP"),
-}
-FORCE_NEW: dict[tuple[str, str], dict[str, list[tuple[str, ...]]]] = {
-    ("apps", "v1"): _APPS, ("apps", "v1beta2"): _APPS,
-    ("apps", "v1beta1"): {"StatefulSet": _APPS["StatefulSet"]},
-    ("", "v1"): _CORE, ("core", "v1"): _CORE,
-    ("policy", "v1beta1"): {"PodDisruptionBudget": _paths(".spec")},
-    ("rbac.authorization.k8s.io", "v1"): {"ClusterRoleBinding": _paths(".roleRef"), "RoleBinding": _paths(".roleRef")},
-    ("storage.k8s.io", "v1"): {"StorageClass": _paths(".parameters", ".provisioner")},
-    ("batch", "v1"): {"Job": _JOB},
-}
-
-
-#: StorageClasses of the cluster (K3s's): WaitForFirstConsumer, no ``allowVolumeExpansion``.
-WAIT_FOR_FIRST_CONSUMER = frozenset({"local-path"})
-NOT_EXPANDABLE = frozenset({"local-path"})
-DEFAULT_STORAGE_CLASS = "local-path"
-PATCH_FORCE, SKIP_AWAIT = "pulumi.com/patchForce", "pulumi.com/skipAwait"
-
-
-@dataclass(frozen=True)
-class ProviderFlags:
-    """The explicit kubernetes provider's settings that change the plan."""
-
-    config_map_mutable: bool = False
-    secret_mutable: bool = False
-    upsert: bool = False
-    patch_force: bool = False
-
-    @classmethod
-    def of(cls, rec: Optional[Recorded]) -> "ProviderFlags":
-        inputs = plain(rec.inputs) if rec else {}
-        on = lambda key: str(inputs.get(key, "")).lower() == "true"  # noqa: E731 (provider inputs are strings)
-        return cls(on("enableConfigMapMutable"), on("enableSecretMutable"), on("upsertExistingObjects"),
-                   on("enablePatchForce"))
 
 
 @dataclass(frozen=True)
@@ -172,61 +103,6 @@ class Step:
     delete_before_replace: bool = False
 
 
-def group_version(api_version: str) -> tuple[str, str]:
-    group, _, version = api_version.rpartition("/")
-    return group, version
-
-
-def force_new(inputs: Mapping[str, Any], flags: ProviderFlags) -> list[tuple[str, ...]]:
-    """``kubeProvider.forceNewProperties``: the paths whose change replaces this object."""
-    props = _paths(".metadata.name", ".metadata.namespace")
-    key = group_version(str(inputs.get("apiVersion", "")))
-    kind = str(inputs.get("kind", ""))
-    if key not in FORCE_NEW:
-        return props
-    immutable = bool(inputs.get("immutable"))
-    kinds = FORCE_NEW[key]
-    if kind == "Secret" and (not flags.secret_mutable or immutable):
-        return props + _paths(".type", ".stringData", ".data")
-    if kind in kinds:
-        return props + kinds[kind]
-    if kind == "ConfigMap" and (not flags.config_map_mutable or immutable):
-        return props + _paths(".binaryData", ".data")
-    return props
-
-
-def _matches(path: tuple, pattern: tuple[str, ...]) -> bool:
-    """``pattern`` (with ``*`` for any list index) lies on ``path``'s branch: one contains the other."""
-    for a, b in zip(path, pattern):
-        if b == "*" and isinstance(a, int):
-            continue
-        if a != b:
-            return False
-    return True
-
-
-def changed_paths(old: Any, new: Any, path: tuple = ()) -> list[tuple]:
-    """Leaf paths where two plain values differ (a list of another length differs as a whole)."""
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        out: list[tuple] = []
-        for key in sorted(set(old) | set(new), key=str):
-            if key not in old or key not in new:
-                out.append(path + (key,))
-            else:
-                out += changed_paths(old[key], new[key], path + (key,))
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        out = []
-        for i, (a, b) in enumerate(zip(old, new)):
-            out += changed_paths(a, b, path + (i,))
-        return out
-    return [] if old == new else [path]
-
-
-def show(path: tuple) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-
-
 def _replace_reasons(
     rec: Recorded, paths: Iterable[tuple], flags: ProviderFlags
 ) -> list[str]:
@@ -235,10 +111,10 @@ def _replace_reasons(
         # pulumi-random marks every input of RandomPassword ForceNew.
         return [show(p) for p in paths] if rec.type.startswith("random:") else []
     patterns = force_new(plain(rec.inputs), flags)
-    roc = _paths(*(f".{p}" for p in rec.options.get("replaceOnChanges", [])))
+    roc = dotted_paths(*(f".{p}" for p in rec.options.get("replaceOnChanges", [])))
     out = []
     for p in paths:
-        if any(_matches(p, f) for f in patterns):
+        if any(on_branch(p, f) for f in patterns):
             out.append(f"{show(p)} (provider: force-new)")
         elif any(r == ("*",) or p[: len(r)] == r for r in roc):
             out.append(f"{show(p)} (replaceOnChanges)")
@@ -281,55 +157,6 @@ def _provider_replaced(old: Recorded, new: Recorded) -> list[str]:
     return out
 
 
-def _annotation(rec: Recorded, key: str) -> bool:
-    meta = plain(rec.inputs).get("metadata") or {}
-    return str((meta.get("annotations") or {}).get(key, "")).lower() == "true"
-
-
-def _ignored(path: tuple, rec: Recorded) -> bool:
-    return any(path[: len(p)] == p for p in _paths(*(f".{i}" for i in rec.options.get("ignoreChanges", []))))
-
-
-def _claim_class(rec: Recorded) -> str:
-    return (plain(rec.inputs).get("spec") or {}).get("storageClassName") or DEFAULT_STORAGE_CLASS
-
-
-def _refused_resize(rec: Recorded, paths: Iterable[tuple]) -> list[str]:
-    """A claim's storage request changed on a class that cannot expand: the API server refuses the update."""
-    if plain(rec.inputs).get("kind") != "PersistentVolumeClaim" or _claim_class(rec) not in NOT_EXPANDABLE:
-        return []
-    return [f"{show(p)}: the API server refuses the resize ({_claim_class(rec)} has no allowVolumeExpansion)"
-            for p in paths if p[:3] == ("spec", "resources", "requests")]
-
-
-def _preview_conflicts(rec: Recorded, live: Any, flags: ProviderFlags) -> list[str]:
-    """An imported object's update dry-run: the fields kubectl set to other values than ours conflict."""
-    if flags.patch_force or _annotation(rec, PATCH_FORCE) or not isinstance(live, Mapping):
-        return []
-    ours = plain(rec.inputs)
-    theirs = {k: live[k] for k in ours if k in live}
-    paths = [p for p in _conflicts(theirs, ours) if not _ignored(p, rec) and (p[0] != "metadata" or p[1] == "labels")]
-    return [f"{show(p)}: conflicts with kubectl-client-side-apply in the preview" for p in paths]
-
-
-#: Merge keys of the map-lists here (the schema's ``x-kubernetes-list-map-keys``/patch merge keys):
-#: their items are matched by key, not by position; any other list is atomic.
-_MERGE_KEYS = ("name", "port", "containerPort", "mountPath")
-
-
-def _conflicts(theirs: Any, ours: Any, path: tuple = ()) -> list[tuple]:
-    """Fields both set to different values: one only kubectl set, or only we set, is no conflict."""
-    if isinstance(theirs, Mapping) and isinstance(ours, Mapping):
-        return [p for k in ours if k in theirs for p in _conflicts(theirs[k], ours[k], path + (k,))]
-    if isinstance(theirs, list) and isinstance(ours, list) and ours and all(isinstance(i, Mapping) for i in theirs + ours):
-        key = next((k for k in _MERGE_KEYS if all(k in i for i in theirs + ours)), None)
-        if key is not None:
-            mine = {i[key]: i for i in theirs}
-            return [p for n, i in enumerate(ours) if i[key] in mine for p in _conflicts(mine[i[key]], i, path + (n,))]
-    return [] if theirs == ours else [path]
-
-
-
 def plan(
     before: Optional[Sequence[Recorded]],
     after: Sequence[Recorded],
@@ -362,7 +189,7 @@ def plan(
         if prev is None:
             ident = _ident(rec)
             if rec.type.startswith("kubernetes:") and ident in live:
-                conflicts = _preview_conflicts(rec, live[ident], flags_of(rec)) \
+                conflicts = preview_conflicts(rec, live[ident], flags_of(rec)) \
                     if preview and rec.options.get("importId") else []
                 if conflicts:
                     steps[urn] = _step(rec, FAIL, conflicts)
@@ -370,8 +197,8 @@ def plan(
                     steps[urn] = _step(rec, ADOPT, ["exists in the cluster: import adopts it"])
                 elif flags_of(rec).upsert:
                     steps[urn] = _step(rec, ADOPT, ["exists in the cluster: upsertExistingObjects adopts it"])
-                    if ident[0] == "PersistentVolumeClaim" and _claim_class(rec) in WAIT_FOR_FIRST_CONSUMER \
-                            and not _annotation(rec, SKIP_AWAIT):
+                    if ident[0] == "PersistentVolumeClaim" and claim_class(rec) in WAIT_FOR_FIRST_CONSUMER \
+                            and not annotated(rec, SKIP_AWAIT):
                         steps[urn] = _step(rec, FAIL, [
                             "adopted claim is Bound: the create await of a WaitForFirstConsumer claim wants "
                             "Pending and times out after 5 minutes (no pulumi.com/skipAwait)"])
@@ -383,7 +210,7 @@ def plan(
         if rec.provider and _provider_urn(rec.provider) in replaced_providers:
             steps[urn] = _guard(prev, _step(rec, REPLACE, ["its provider is replaced"], True), rec)
             continue
-        paths = [p for p in changed_paths(plain(prev.inputs), plain(rec.inputs)) if not _ignored(p, rec)]
+        paths = [p for p in changed_paths(plain(prev.inputs), plain(rec.inputs)) if not ignored(p, rec)]
         if rec.type == PROVIDER_TYPE:
             why = _provider_replaced(prev, rec)
             if why:
@@ -399,8 +226,8 @@ def plan(
             reasons.append("its last update did not become ready (replaceOnChanges: *)")
         if reasons:
             steps[urn] = _guard(prev, _step(rec, REPLACE, reasons, _delete_before_replace(prev, rec)), rec)
-        elif _refused_resize(rec, paths):
-            steps[urn] = _step(rec, FAIL, _refused_resize(rec, paths))
+        elif refused_resize(rec, paths):
+            steps[urn] = _step(rec, FAIL, refused_resize(rec, paths))
         elif urn in unready:
             steps[urn] = _step(rec, UPDATE, ["its last update did not become ready: updated again", *map(show, paths)])
         else:
