@@ -131,3 +131,36 @@ def test_the_adoption_runbook_end_to_end(kube, kept_secrets):  # noqa: F811
         assert drift == []
     finally:
         kube.clean(adopting)
+
+
+def test_a_redis_volume_off_the_data_node_stops_the_roll(kube, kept_secrets):  # noqa: F811
+    """The runbook's precondition ("Before you start"): ours pins the Redis pods to the data node,
+    and a local-path volume belongs to the node it was made on (the PV's node affinity). An old
+    claim elsewhere (the spec places the old pods nowhere) keeps its new pod Pending."""
+    ns = f"rb-{secrets.token_hex(3)}"
+    core = kubernetes.client.CoreV1Api(kube.api)
+    adopting = render(adoption_overrides(ns))
+    sts = next(o for o in adopting if o.manifest["kind"] == "StatefulSet")
+    data_node = sts.manifest["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"]
+    elsewhere = next(n.name for n in kube.nodes if n.name != data_node)
+    docs = live_documents(ns, redis_node=elsewhere)
+    apply_live(kube.kubeconfig, [d for d in docs if d["kind"] in ("Namespace", "Secret", "ConfigMap", "Service", "StatefulSet")])
+    try:
+        kube.players.settle(lambda: len([c for c in core.list_namespaced_persistent_volume_claim(ns).items
+                                         if c.status.phase == "Bound"]) == 3, timeout=60, what="old claims bound")
+        kubectl(kube.kubeconfig, "-n", ns, "delete", "statefulset", redis.NAME, "--cascade=orphan")
+        kubectl(kube.kubeconfig, "-n", ns, "delete", "pod", "redis-1", "--wait=false")
+        kube.players.settle(lambda: "redis-1" not in {p.metadata.name for p in core.list_namespaced_pod(ns).items},
+                            timeout=30, what="redis-1 deleted")
+        engine = kube.engine()
+        engine.up([sts])
+
+        def unschedulable() -> str:
+            pod = core.read_namespaced_pod("redis-1", ns)
+            cond = [c for c in pod.status.conditions or [] if c.type == "PodScheduled"]
+            return cond[0].message if cond and cond[0].reason == "Unschedulable" else ""
+
+        kube.players.settle(lambda: bool(unschedulable()), timeout=30, what="redis-1 unschedulable")
+        assert "didn't match PersistentVolume's node affinity" in unschedulable()
+    finally:
+        kube.clean(adopting)
