@@ -36,11 +36,23 @@ def managers(live: dict) -> set[str]:
     return {m["manager"] for m in live["metadata"].get("managedFields") or [] if not m.get("subresource")}
 
 
+def preview_conflicts(engine, objects) -> dict[str, str]:
+    """Each object's update dry-run (``pulumi preview``); the server's conflict messages by ``Kind/name``."""
+    conflicts = {}
+    for obj in objects:
+        try:
+            engine.up([obj], preview=True)
+        except ConflictError as e:
+            conflicts[ref(obj)] = json.loads(e.body)["message"]
+    return conflicts
+
+
 @pytest.mark.parametrize("defaulted", [False, True], ids=["spec-fixture", "defaulted-fields"])
 def test_adoption_run_previews_and_updates_every_imported_object(kube, kept_secrets, defaulted):  # noqa: F811
     ns = f"adopt-{secrets.token_hex(3)}"
     apply_live(kube.kubeconfig, live_documents(ns, defaulted))
-    objects = render(adoption_overrides(ns))
+    overrides = adoption_overrides(ns)
+    objects = render(overrides)
     ours = imported(objects)
     engine = kube.engine()
     try:
@@ -51,13 +63,21 @@ def test_adoption_run_previews_and_updates_every_imported_object(kube, kept_secr
         assert all(KUBECTL_CSA in managers(v) for v in live.values())
         engine.state.update(live)  # ImportStep: the live object is read into the state
 
-        # `pulumi preview` (and the preview `pulumi up` runs first): every imported object's update dry-run.
-        conflicts = {}
-        for obj in ours:
-            try:
-                engine.up([obj], preview=True)
-            except ConflictError as e:
-                conflicts[ref(obj)] = json.loads(e.body)["message"]
+        # Without enablePatchForce the preview conflicts with kubectl's fields, on the objects
+        # tests/engine_model.py's preview rule names (plan(..., preview=True)).
+        off = {"enablePatchForce": "false"}
+        engine.providers.clear()  # configured anew (the engine caches one provider per name)
+        unforced = preview_conflicts(engine, [dataclasses.replace(o, provider_inputs={**o.provider_inputs, **off})
+                                              for o in ours])
+        engine.providers.clear()
+        recorded = [dataclasses.replace(r, inputs={**r.inputs, **off}) if r.type == em.PROVIDER_TYPE else r
+                    for r in run_program("prod", ROOT, overrides)]
+        steps = em.plan(None, recorded, live={(o.manifest["kind"], o.key[2], o.key[3]): live[o.key] for o in ours},
+                        preview=True)
+        assert unforced and {f"{s.kind}/{s.name}" for s in steps.values() if s.op == em.FAIL} == set(unforced)
+
+        # `pulumi preview` (and the preview `pulumi up` runs first) as the program sets it: no conflict.
+        conflicts = preview_conflicts(engine, ours)
         assert not conflicts, "\n".join(f"{k}: {v}" for k, v in conflicts.items())
 
         # `pulumi up`: the same updates for real; kubectl owns nothing afterwards, and its leftovers are gone.
@@ -67,35 +87,5 @@ def test_adoption_run_previews_and_updates_every_imported_object(kube, kept_secr
             {ref(o): [] for o in ours}
         web = next(after[o.key] for o in ours if ref(o) == "Deployment/ai-qtrd-web")
         assert all("envFrom" not in c for c in web["spec"]["template"]["spec"]["containers"])
-    finally:
-        kube.clean(objects)
-
-
-@pytest.mark.parametrize("defaulted", [False, True], ids=["spec-fixture", "defaulted-fields"])
-def test_the_models_preview_conflicts_are_the_servers(kube, kept_secrets, defaulted):  # noqa: F811
-    """tests/engine_model.py's preview-only conflicts (``plan(..., preview=True)``) against the
-    server's, with ``enablePatchForce`` off (as before adoption.provider_settings): the same objects."""
-    ns = f"adopt-{secrets.token_hex(3)}"
-    apply_live(kube.kubeconfig, live_documents(ns, defaulted))
-    overrides = adoption_overrides(ns)
-    off = {"enablePatchForce": "false"}
-    objects = [dataclasses.replace(o, provider_inputs={**o.provider_inputs, **off}) for o in render(overrides)]
-    recorded = [dataclasses.replace(r, inputs={**r.inputs, **off}) if r.type == em.PROVIDER_TYPE else r
-                for r in run_program("prod", ROOT, overrides)]
-    engine = kube.engine()
-    try:
-        ours = imported(objects)
-        live = {o.key: engine.provider(o).get(o.manifest) for o in ours}
-        engine.state.update(live)
-        server = set()
-        for obj in ours:
-            try:
-                engine.up([obj], preview=True)
-            except ConflictError:
-                server.add(ref(obj))
-        by_ident = {(o.manifest["kind"], o.key[2], o.key[3]): live[o.key] for o in ours}
-        steps = em.plan(None, recorded, live=by_ident, preview=True)
-        model = {f"{s.kind}/{s.name}" for s in steps.values() if s.op == em.FAIL}
-        assert server and model == server
     finally:
         kube.clean(objects)
