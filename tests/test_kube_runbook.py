@@ -83,6 +83,7 @@ def test_the_adoption_runbook_end_to_end(kube, kept_secrets):  # noqa: F811
         # Step 4: hand the Redis pods over; the garbage collector removes the orphan finalizer.
         kubectl(kube.kubeconfig, "-n", ns, "delete", "statefulset", redis.NAME, "--cascade=orphan")
         assert sorted(redis_pods()) == ["redis-0", "redis-1", "redis-2"]
+        # --wait=false: here the played kubelet removes the pod, between the test's steps.
         kubectl(kube.kubeconfig, "-n", ns, "delete", "pod", "redis-1", "--wait=false")
         kube.players.settle(lambda: "redis-1" not in redis_pods(), timeout=30, what="redis-1 deleted")
         old_master = redis_pods()["redis-0"].metadata.uid
