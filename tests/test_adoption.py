@@ -241,7 +241,7 @@ def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets(monk
     assert "gushen:nextauthSecret: required while adopt.enabled is true" in problems
 
 
-def test_force_is_per_object_and_only_for_the_adoption_run(monkeypatch_module):
+def test_workloads_always_force_and_adopt_force_adds_objects_in_the_adoption_run(monkeypatch_module):
     def forced(resources) -> set[tuple[str, str]]:
         return {(ident(r)[0], ident(r)[2]) for r in resources if r.type.startswith("kubernetes:")
                 and (plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)}
