@@ -99,9 +99,11 @@ def test_the_adoption_runbook_end_to_end(kube, kept_secrets):  # noqa: F811
         cm = core.read_namespaced_config_map(redis.CONFIG_MAP, ns)
         assert cm.data["redis.conf"] == next(o for o in adopting if o.manifest["kind"] == "ConfigMap"
                                              and o.manifest["metadata"]["name"] == redis.CONFIG_MAP).manifest["data"]["redis.conf"]
-        # Ours adopts the running redis-0 before it replaces it (the roll waits for the others).
-        kube.players.settle(lambda: [r.uid for r in redis_pods()["redis-0"].metadata.owner_references or []] == [new_uid]
-                            and redis_pods()["redis-0"].metadata.uid == old_master, timeout=30, what="redis-0 adopted")
+        # Ours adopts the running redis-0. The kubelet is not played meanwhile, so no new pod gets
+        # Ready and the roll cannot replace redis-0 before this is seen.
+        provider.wait_for(lambda: [r.uid for r in redis_pods()["redis-0"].metadata.owner_references or []] == [new_uid],
+                          30, "redis-0 adopted")
+        assert redis_pods()["redis-0"].metadata.uid == old_master
         settle_all(kube, engine, adopting)
         pods = redis_pods()
         assert sorted(pods) == ["redis-0", "redis-1", "redis-2"]
