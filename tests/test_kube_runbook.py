@@ -158,7 +158,10 @@ def test_a_redis_volume_off_the_data_node_stops_the_roll(kube, kept_secrets):  #
         engine.up([sts])
 
         def unschedulable() -> str:
-            pod = core.read_namespaced_pod("redis-1", ns)
+            pods = core.list_namespaced_pod(ns, field_selector="metadata.name=redis-1").items
+            if not pods:
+                return ""  # not created by the StatefulSet controller yet
+            pod = pods[0]
             cond = [c for c in pod.status.conditions or [] if c.type == "PodScheduled"]
             return cond[0].message if cond and cond[0].reason == "Unschedulable" else ""
 
