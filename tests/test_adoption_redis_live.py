@@ -22,10 +22,13 @@ from .conftest import stop_process
 from .redis_harness import LOOPBACK, PASSWORD, free_port, require_binary, wait_for
 from .test_adoption import FIXTURE
 
-#: Directives an old pod may read anew without risk: the rest (persistence, dir, memory) must be
-#: the live values, or its restart loads other data (``appendonly no`` ignores the AOF: every
-#: write since the last RDB is gone) or evicts keys (a smaller ``maxmemory``).
-SAFE_TO_CHANGE = {"bind", "min-replicas-to-write", "min-replicas-max-lag"}
+#: Directives an old pod may read anew without risk: where it listens (``bind``), when a master
+#: refuses writes (``min-replicas-*``), how it starts a full sync (``repl-diskless-sync-delay``),
+#: and ACL users (``user``: HAProxy's PING/INFO-only health check; the old command line's
+#: ``--requirepass`` still sets the default user's password). The rest (persistence, dir, memory)
+#: must be the live values, or its restart loads other data (``appendonly no`` ignores the AOF:
+#: every write since the last RDB is gone) or evicts keys (a smaller ``maxmemory``).
+SAFE_TO_CHANGE = {"bind", "min-replicas-to-write", "min-replicas-max-lag", "repl-diskless-sync-delay", "user"}
 KEYS = 2000
 
 
