@@ -33,6 +33,7 @@ cluster = dict(
     cluster_identifier=settings.cluster_identifier,
     render_yaml_to_directory=settings.render_yaml_to_directory,
     enable_server_side_apply=True,
+    **adoption.provider_settings(settings.adopt),
 )
 provider = k8s.Provider(
     "k3s",

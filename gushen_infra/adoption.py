@@ -15,7 +15,8 @@ How the engine and pulumi-kubernetes 4.34 behave, from their source:
   ``stepGenerator.continueStepsFromImport`` in ``pkg/resource/deploy/step_generator.go``). The
   update is a server-side apply *update*, which first hands every field owned by ``kubectl*`` and
   ``before-first-apply`` managers to Pulumi's manager (``fixCSAFieldManagers`` in ``await.go``),
-  so the applied object is exactly ours: kubectl's leftovers are removed, nothing conflicts.
+  so the applied object is exactly ours: kubectl's leftovers are removed. Its *preview* skips that
+  hand-over and conflicts with kubectl's fields unless forced: :func:`provider_settings`.
 
 So adoption imports. An imported resource must not need a replacement ("previously-imported
 resources that still specify an ID may not be replaced", ``continueStepsFromDiff``), hence:
@@ -39,6 +40,12 @@ PATCH_FORCE = "pulumi.com/patchForce"
 #: A Service's clusterIP is set by the API server; an import puts it into the inputs.
 SERVICE_IGNORE = ("spec.clusterIP",)
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterIssuer"})
+#: Kinds whose ``.spec.replicas`` this program decides and takes back from ``kubectl scale``: the
+#: ``scale`` subresource records it under kubectl's manager with subresource ``scale``, which
+#: ``fixCSAFieldManagers`` does not hand over (fluxcd ssa ``matchFieldManager`` skips entries with
+#: a subresource), so without force the next update of the object conflicts. The PDBs, the
+#: capacity policy and Sentinel's quorum are sized from the configured count.
+FORCED_KINDS = frozenset({"Deployment", "StatefulSet"})
 
 
 def import_id(ref: str, namespace: str) -> str:
@@ -60,9 +67,28 @@ def numeric_target_ports(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "ports": ports}
 
 
+def provider_settings(adopt: config.Adopt) -> dict[str, Any]:
+    """Settings of both providers: ``enablePatchForce`` for the adoption run only.
+
+    The run's preview is the provider's ``ssaUpdate`` with ``c.Preview``, where
+    ``fixCSAFieldManagers`` returns early (``provider/pkg/await/await.go``): kubectl's fields are
+    still kubectl's, and ``patchForce`` forces in a preview only for the provider's own
+    client-side managers, so the dry-run apply conflicts on every field kubectl set to another
+    value (7 of the 15 objects of the spec's cluster) and ``pulumi up`` stops before it updates.
+    Forcing takes only fields this program sets; on these objects the other managers are the
+    controllers, which write ``status`` (a subresource: no conflict) or annotations this program
+    does not set, and ``kubectl scale``'s ``.spec.replicas``, which the program takes back on
+    purpose (docs/adoption.md). Changing the setting updates the provider and replaces nothing
+    (``DiffConfig`` replaces only on a cluster change), and after the run it is off again, so a
+    conflict with another manager stops ``pulumi up`` as before.
+    """
+    return {"enable_patch_force": adopt.enabled}
+
+
 class Adoption:
     """A resource transformation (given to every component, inherited by their children):
-    imports the listed objects when adopting, forces where asked, keeps Services' clusterIP."""
+    imports the listed objects when adopting, forces where asked and on workloads (their replicas),
+    keeps Services' clusterIP."""
 
     def __init__(self, adopt: config.Adopt, namespace: str):
         self.adopt = adopt
@@ -87,9 +113,9 @@ class Adoption:
             )
             if kind == "Service":
                 props["spec"] = numeric_target_ports(props["spec"])
-            if ref in self.adopt.force:
-                annotations = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}
-                props["metadata"] = {**metadata, "annotations": annotations}
+        if kind in FORCED_KINDS or (self.adopt.enabled and ref in self.adopt.force):
+            annotations = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}
+            props["metadata"] = {**metadata, "annotations": annotations}
         return pulumi.ResourceTransformationResult(props, pulumi.ResourceOptions.merge(args.opts, extra))
 
     def unmatched(self) -> list[str]:

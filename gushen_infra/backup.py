@@ -29,6 +29,8 @@ from .workload import HOSTNAME_LABEL, AppLabels, Json
 
 COMPONENT = "backup"
 PVC = "backups"
+#: pulumi-kubernetes' annotation that skips the await after create and update (metadata/overrides.go).
+SKIP_AWAIT = "pulumi.com/skipAwait"
 SCRIPTS = "backup-scripts"
 REDIS_JOB = "redis-backup"
 POSTGRES_JOB = "postgres-backup"
@@ -99,8 +101,13 @@ class Backups(pulumi.ComponentResource):
         s, ns = args.settings, args.namespace
         child = pulumi.ResourceOptions(parent=self)
         claim = workload.volume_claim(PVC, AppLabels(PVC, COMPONENT), s.storage.storage_class, s.storage.size)
+        # No await: the provider's claim await (untilCoreV1PersistentVolumeClaimReady) accepts only
+        # Pending on create for a WaitForFirstConsumer class, so the create that adopts the Bound
+        # claim retainOnDelete kept would wait out its fixed 5 minutes and fail `pulumi up`; a new
+        # claim is Pending at once, so skipping loses nothing (docs/changes.md).
         pvc = k8s.core.v1.PersistentVolumeClaim(
-            PVC, metadata=workload.metadata(PVC, ns, AppLabels(PVC, COMPONENT)), spec=claim["spec"],
+            PVC, metadata=workload.metadata(PVC, ns, AppLabels(PVC, COMPONENT), annotations={SKIP_AWAIT: "true"}),
+            spec=claim["spec"],
             opts=pulumi.ResourceOptions(
                 parent=self, retain_on_delete=s.storage.retain_on_delete, provider=args.claim_provider
             ),

@@ -106,7 +106,7 @@ class Recorded:
     """Per top-level input, the URNs its value came from (what the engine's dependent-replace walk reads)."""
     options: dict[str, Any] = field(default_factory=dict)
     """Resource options as the engine receives them: protect, deleteBeforeReplace (``None`` if unset),
-    replaceOnChanges, retainOnDelete, importId, ignoreChanges."""
+    replaceOnChanges, retainOnDelete, importId, ignoreChanges, customTimeouts (Go durations by operation)."""
 
 
 @dataclass
@@ -154,6 +154,8 @@ class RecordingMonitor(MockMonitor):
                 "retainOnDelete": bool(request.retainOnDelete),
                 "importId": request.importId,
                 "ignoreChanges": list(request.ignoreChanges),
+                "customTimeouts": {k: v for k in ("create", "update", "delete")
+                                   if (v := getattr(request.customTimeouts, k))},
             }
         return response
 

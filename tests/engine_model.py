@@ -20,8 +20,11 @@ object, using the rules of the engine and the provider as their source states th
 * A changed field under a force-new path is a replacement (``convertPatchToDiff`` with
   ``openapi.PatchPropertiesChanged``); delete-before-replace when the new object keeps its
   user-set name and namespace (``kubeProvider.Diff``, "Delete before replacement if ...").
-* The provider itself (``kubeProvider.DiffConfig``): a changed ``clusterIdentifier`` or
-  ``renderYamlToDirectory`` replaces it; with an unchanged ``clusterIdentifier`` nothing else does.
+* The provider itself (``kubeProvider.DiffConfig``): a changed ``clusterIdentifier`` replaces it;
+  so does a changed ``renderYamlToDirectory`` (or, without ``clusterIdentifier``, a changed
+  active cluster), except that with a ``clusterIdentifier`` set and unchanged a deferred function
+  clears every replace ("we ignore replacements when the identifier is unchanged"). Any other
+  setting (``enablePatchForce``, ...) updates it.
   Every resource of a replaced provider is replaced (``stepGenerator.providerChanged`` in
   pulumi's ``pkg/resource/deploy/step_generator.go``).
 * The engine (``pkg/resource/deploy/step_generator.go``): ``replaceOnChanges`` forces a
@@ -38,10 +41,29 @@ object, using the rules of the engine and the provider as their source states th
   replaced ``RandomPassword`` (``--replace``, or changed inputs: pulumi-random makes them all
   ForceNew) has a new ``result``: record the "after" run with mocks that return a new one, and its
   consumers show the change (the tests' ``rotated`` mocks).
+* ``ignoreChanges`` (the engine's ``processIgnoreChanges``, then ``kubeProvider.Diff`` drops the
+  ignored paths again): a change under an ignored path is no change.
+* A resource whose last update failed to become ready (an await timeout: the engine keeps its
+  ``InitErrors``) is updated again by the next ``up`` even without a diff (``hasInitErrors`` in
+  ``stepGenerator.continueStepsFromDiff``; replaced only with ``replaceOnChanges: ["*"]``).
+* Conflicts in a preview only (``plan(..., preview=True)``): an imported object's update
+  dry-run runs without ``fixCSAFieldManagers`` (it returns early in a preview), so each field
+  kubectl set to another value than ours conflicts with ``kubectl-client-side-apply`` unless
+  ``patchForce`` forces (the ``pulumi.com/patchForce`` annotation or the provider's
+  ``enablePatchForce``); ``up`` hands those fields over first and does not conflict.
+* The claim await (``untilCoreV1PersistentVolumeClaimReady``, ``await/awaiters.go``): after a
+  create, a claim of a WaitForFirstConsumer class (K3s's ``local-path``) must be Pending, and it
+  waits a fixed 5 minutes; an adopted claim that is Bound fails ``up`` unless
+  ``pulumi.com/skipAwait``. A claim in ``live`` is taken as Bound (one that a pod used).
+* A claim's storage request is not in the ``forceNew`` table, so a resize is an update, which
+  the API server refuses for a class without ``allowVolumeExpansion`` (``local-path``):
+  ``up`` fails on it.
 * A removed resource is deleted unless ``retainOnDelete`` (then it stays in the cluster); a new
   one whose object already exists fails with AlreadyExists unless the provider has
   ``upsertExistingObjects`` or the resource an ``import`` id (4.34: ``upsertExistingObjects``
   docstring in ``pulumi_kubernetes/provider.py``; ``await.Creation``).
+
+The tables and the per-object rules are in ``tests/engine_rules.py``; the planning is here.
 
 API: :func:`plan` (``before``/``after`` recordings from ``render.run_program``, ``live`` objects
 already in the cluster) returns ``{urn: Step}``; :func:`by_object` re-keys it by ``(kind, name)``.
@@ -55,78 +77,16 @@ from typing import Any, Optional
 
 from gushen_infra.render import Recorded, plain
 
+from .engine_rules import (  # noqa: F401 (re-exported: the model's API)
+    FORCE_NEW, PATCH_FORCE, SKIP_AWAIT, WAIT_FOR_FIRST_CONSUMER, ProviderFlags, annotated, changed_paths, claim_class,
+    dotted_paths, force_new, group_version, ignored, on_branch, preview_conflicts, refused_resize, show,
+)
+
 #: Step operations. ``fail`` means ``pulumi up`` would stop there (protected, AlreadyExists).
 SAME, UPDATE, REPLACE, CREATE, DELETE, RETAIN, ADOPT, FAIL = (
     "same", "update", "replace", "create", "delete", "retain", "adopt", "fail",
 )
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
-
-_LABEL_SELECTOR = ("matchExpressions", "matchLabels")
-_CONTAINER = (
-    "args", "command", "env", "image", "imagePullPolicy", "lifecycle", "livenessProbe", "ports", "readinessProbe",
-    "resources", "securityContext", "stdin", "stdinOnce", "terminationMessagePath", "terminationMessagePolicy",
-    "tty", "volumeDevices", "volumeMounts", "workingDir",
-)
-_POD = (
-    "affinity", "automountServiceAccountToken", "dnsConfig", "dnsPolicy", "enableServiceLinks", "hostAliases",
-    "hostIPC", "hostNetwork", "hostPID", "hostname", "imagePullSecrets", "nodeName", "nodeSelector", "overhead",
-    "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "restartPolicy", "runtimeClassName",
-    "schedulerName", "securityContext", "serviceAccount", "serviceAccountName", "shareProcessNamespace",
-    "subdomain", "terminationGracePeriodSeconds", "volumes",
-)
-
-
-def _paths(*dotted: str) -> list[tuple[str, ...]]:
-    return [tuple(p.replace("[*]", ".*").strip(".").split(".")) for p in dotted]
-
-
-def _selector(prefix: str) -> list[tuple[str, ...]]:
-    return _paths(prefix, *(f"{prefix}.{k}" for k in _LABEL_SELECTOR))
-
-
-#: diff.go's ``forceNew`` table, by (group, version) then kind ("" and "core" are the core group).
-_APPS = {
-    "DaemonSet": _selector(".spec.selector"),
-    "Deployment": _selector(".spec.selector"),
-    "StatefulSet": _paths(
-        ".spec.podManagementPolicy", ".spec.revisionHistoryLimit", ".spec.serviceName", ".spec.volumeClaimTemplates"
-    ) + _selector(".spec.selector"),
-}
-_JOB = _paths(".spec.completions", ".spec.parallelism", ".spec.template") + _selector(".spec.selector")
-_CORE = {
-    "PersistentVolumeClaim": _paths(
-        ".spec.accessModes", ".spec.storageClassName", ".spec.volumeName"
-    ) + _selector(".spec.selector"),
-    "Pod": _paths(*(f".spec.{f}" for f in _POD))
-    + _paths(*(f".spec.{c}[*].{f}" for c in ("containers", "initContainers") for f in _CONTAINER)),
-    "ResourceQuota": _paths(".spec.scopes"),
-    "Secret": _paths(".type"),
-    "Service": _paths(".spec.clusterIP"),
-}
-FORCE_NEW: dict[tuple[str, str], dict[str, list[tuple[str, ...]]]] = {
-    ("apps", "v1"): _APPS, ("apps", "v1beta2"): _APPS,
-    ("apps", "v1beta1"): {"StatefulSet": _APPS["StatefulSet"]},
-    ("", "v1"): _CORE, ("core", "v1"): _CORE,
-    ("policy", "v1beta1"): {"PodDisruptionBudget": _paths(".spec")},
-    ("rbac.authorization.k8s.io", "v1"): {"ClusterRoleBinding": _paths(".roleRef"), "RoleBinding": _paths(".roleRef")},
-    ("storage.k8s.io", "v1"): {"StorageClass": _paths(".parameters", ".provisioner")},
-    ("batch", "v1"): {"Job": _JOB},
-}
-
-
-@dataclass(frozen=True)
-class ProviderFlags:
-    """The explicit kubernetes provider's settings that change the plan."""
-
-    config_map_mutable: bool = False
-    secret_mutable: bool = False
-    upsert: bool = False
-
-    @classmethod
-    def of(cls, rec: Optional[Recorded]) -> "ProviderFlags":
-        inputs = plain(rec.inputs) if rec else {}
-        on = lambda key: str(inputs.get(key, "")).lower() == "true"  # noqa: E731 (provider inputs are strings)
-        return cls(on("enableConfigMapMutable"), on("enableSecretMutable"), on("upsertExistingObjects"))
 
 
 @dataclass(frozen=True)
@@ -143,61 +103,6 @@ class Step:
     delete_before_replace: bool = False
 
 
-def group_version(api_version: str) -> tuple[str, str]:
-    group, _, version = api_version.rpartition("/")
-    return group, version
-
-
-def force_new(inputs: Mapping[str, Any], flags: ProviderFlags) -> list[tuple[str, ...]]:
-    """``kubeProvider.forceNewProperties``: the paths whose change replaces this object."""
-    props = _paths(".metadata.name", ".metadata.namespace")
-    key = group_version(str(inputs.get("apiVersion", "")))
-    kind = str(inputs.get("kind", ""))
-    if key not in FORCE_NEW:
-        return props
-    immutable = bool(inputs.get("immutable"))
-    kinds = FORCE_NEW[key]
-    if kind == "Secret" and (not flags.secret_mutable or immutable):
-        return props + _paths(".type", ".stringData", ".data")
-    if kind in kinds:
-        return props + kinds[kind]
-    if kind == "ConfigMap" and (not flags.config_map_mutable or immutable):
-        return props + _paths(".binaryData", ".data")
-    return props
-
-
-def _matches(path: tuple, pattern: tuple[str, ...]) -> bool:
-    """``pattern`` (with ``*`` for any list index) lies on ``path``'s branch: one contains the other."""
-    for a, b in zip(path, pattern):
-        if b == "*" and isinstance(a, int):
-            continue
-        if a != b:
-            return False
-    return True
-
-
-def changed_paths(old: Any, new: Any, path: tuple = ()) -> list[tuple]:
-    """Leaf paths where two plain values differ (a list of another length differs as a whole)."""
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        out: list[tuple] = []
-        for key in sorted(set(old) | set(new), key=str):
-            if key not in old or key not in new:
-                out.append(path + (key,))
-            else:
-                out += changed_paths(old[key], new[key], path + (key,))
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        out = []
-        for i, (a, b) in enumerate(zip(old, new)):
-            out += changed_paths(a, b, path + (i,))
-        return out
-    return [] if old == new else [path]
-
-
-def show(path: tuple) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-
-
 def _replace_reasons(
     rec: Recorded, paths: Iterable[tuple], flags: ProviderFlags
 ) -> list[str]:
@@ -206,10 +111,10 @@ def _replace_reasons(
         # pulumi-random marks every input of RandomPassword ForceNew.
         return [show(p) for p in paths] if rec.type.startswith("random:") else []
     patterns = force_new(plain(rec.inputs), flags)
-    roc = _paths(*(f".{p}" for p in rec.options.get("replaceOnChanges", [])))
+    roc = dotted_paths(*(f".{p}" for p in rec.options.get("replaceOnChanges", [])))
     out = []
     for p in paths:
-        if any(_matches(p, f) for f in patterns):
+        if any(on_branch(p, f) for f in patterns):
             out.append(f"{show(p)} (provider: force-new)")
         elif any(r == ("*",) or p[: len(r)] == r for r in roc):
             out.append(f"{show(p)} (replaceOnChanges)")
@@ -243,6 +148,8 @@ def _provider_replaced(old: Recorded, new: Recorded) -> list[str]:
     out = []
     if o.get("clusterIdentifier") != n.get("clusterIdentifier") and o.get("clusterIdentifier") and n.get("clusterIdentifier"):
         out.append("clusterIdentifier")
+    if o.get("clusterIdentifier") == n.get("clusterIdentifier") and n.get("clusterIdentifier"):
+        return []  # the deferred reset of resp.Replaces
     if o.get("renderYamlToDirectory") != n.get("renderYamlToDirectory"):
         out.append("renderYamlToDirectory")
     if not n.get("clusterIdentifier"):
@@ -255,11 +162,15 @@ def plan(
     after: Sequence[Recorded],
     live: Optional[Mapping[tuple[str, str, str], Any]] = None,
     replace: Iterable[str] = (),
+    unready: Iterable[str] = (),
+    preview: bool = False,
 ) -> dict[str, Step]:
     """The steps of ``pulumi up`` from state ``before`` (``None``: a first up) to program ``after``.
 
     ``live``: objects already in the cluster, keyed ``(kind, namespace, name)`` (cluster-scoped
-    objects with namespace ``""``), for the first up. ``replace``: URNs given to ``--replace``.
+    objects with namespace ``""``), for the first up (the object itself, or ``True``).
+    ``replace``: URNs given to ``--replace``. ``unready``: URNs whose last update failed to become
+    ready. ``preview``: the plan of ``pulumi preview`` (conflicts of imported objects).
     Components are left out: they have no provider and no steps of their own.
     """
     old = {r.urn: r for r in before or () if _custom(r)}
@@ -278,8 +189,19 @@ def plan(
         if prev is None:
             ident = _ident(rec)
             if rec.type.startswith("kubernetes:") and ident in live:
-                if flags_of(rec).upsert or rec.options.get("importId"):
-                    steps[urn] = _step(rec, ADOPT, ["exists in the cluster: upsertExistingObjects/import adopts it"])
+                conflicts = preview_conflicts(rec, live[ident], flags_of(rec)) \
+                    if preview and rec.options.get("importId") else []
+                if conflicts:
+                    steps[urn] = _step(rec, FAIL, conflicts)
+                elif rec.options.get("importId"):
+                    steps[urn] = _step(rec, ADOPT, ["exists in the cluster: import adopts it"])
+                elif flags_of(rec).upsert:
+                    steps[urn] = _step(rec, ADOPT, ["exists in the cluster: upsertExistingObjects adopts it"])
+                    if ident[0] == "PersistentVolumeClaim" and claim_class(rec) in WAIT_FOR_FIRST_CONSUMER \
+                            and not annotated(rec, SKIP_AWAIT):
+                        steps[urn] = _step(rec, FAIL, [
+                            "adopted claim is Bound: the create await of a WaitForFirstConsumer claim wants "
+                            "Pending and times out after 5 minutes (no pulumi.com/skipAwait)"])
                 else:
                     steps[urn] = _step(rec, FAIL, ["exists in the cluster: AlreadyExists (no upsert, no import)"])
             else:
@@ -288,7 +210,7 @@ def plan(
         if rec.provider and _provider_urn(rec.provider) in replaced_providers:
             steps[urn] = _guard(prev, _step(rec, REPLACE, ["its provider is replaced"], True), rec)
             continue
-        paths = changed_paths(plain(prev.inputs), plain(rec.inputs))
+        paths = [p for p in changed_paths(plain(prev.inputs), plain(rec.inputs)) if not ignored(p, rec)]
         if rec.type == PROVIDER_TYPE:
             why = _provider_replaced(prev, rec)
             if why:
@@ -300,8 +222,14 @@ def plan(
         reasons = _replace_reasons(rec, paths, flags_of(rec))
         if urn in forced:
             reasons.append("--replace")
+        if urn in unready and "*" in rec.options.get("replaceOnChanges", []):
+            reasons.append("its last update did not become ready (replaceOnChanges: *)")
         if reasons:
             steps[urn] = _guard(prev, _step(rec, REPLACE, reasons, _delete_before_replace(prev, rec)), rec)
+        elif refused_resize(rec, paths):
+            steps[urn] = _step(rec, FAIL, refused_resize(rec, paths))
+        elif urn in unready:
+            steps[urn] = _step(rec, UPDATE, ["its last update did not become ready: updated again", *map(show, paths)])
         else:
             steps[urn] = _step(rec, UPDATE if paths else SAME, [show(p) for p in paths])
 

@@ -223,8 +223,10 @@ def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting
     steps = em.plan(state, with_ignored(normal, {r.urn: plain(r.inputs) for r in state}))
     changed = {(s.kind, s.name): s.op for s in steps.values() if s.op != em.SAME}
     services = {("Service", ref.split("/")[1]) for ref in config.LIVE_OBJECTS if ref.startswith("Service/")}
-    # The adopted Services target their ports by name again; nothing else changes.
-    assert changed == {s: em.UPDATE for s in services}
+    # The adopted Services target their ports by name again; the providers' enablePatchForce goes
+    # off (adoption.provider_settings: an update, DiffConfig replaces only on a cluster change).
+    providers = {("pulumi:providers:kubernetes", p): em.UPDATE for p in ("k3s", "k3s-retained")}
+    assert changed == {**{s: em.UPDATE for s in services}, **providers}
     reasons = {r for s in steps.values() if s.kind == "Service" for r in s.reasons}
     assert reasons and all(r.startswith("spec.ports[") and r.endswith("].targetPort") for r in reasons), reasons
 
@@ -239,14 +241,16 @@ def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets(monk
     assert "gushen:nextauthSecret: required while adopt.enabled is true" in problems
 
 
-def test_force_is_per_object_and_only_for_the_adoption_run(monkeypatch_module):
-    forced = run_stack("prod", {**ADOPT, "adopt": {"enabled": True, "force": ["Deployment/ai-qtrd-web"]}}).resources
-    annotated = {ident(r)[2] for r in forced if r.type.startswith("kubernetes:")
-                 and (plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)}
-    assert annotated == {"ai-qtrd-web"}
-    normal = run_stack("prod").resources
-    assert not any((plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)
-                   for r in normal if r.type.startswith("kubernetes:"))
+def test_workloads_always_force_and_adopt_force_adds_objects_in_the_adoption_run(monkeypatch_module):
+    def forced(resources) -> set[tuple[str, str]]:
+        return {(ident(r)[0], ident(r)[2]) for r in resources if r.type.startswith("kubernetes:")
+                and (plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)}
+
+    normal = forced(run_stack("prod").resources)
+    # Workloads always force (their replicas, test_kube_day2.py); nothing else outside adoption.
+    assert normal and {kind for kind, _ in normal} == adoption.FORCED_KINDS
+    adopting = run_stack("prod", {**ADOPT, "adopt": {"enabled": True, "force": ["ConfigMap/redis-config"]}}).resources
+    assert forced(adopting) == normal | {("ConfigMap", "redis-config")}
     with pytest.raises(config.ConfigError, match="adopt.force: 'Deployment/redis-proxy' is not in gushen:adopt.objects"):
         run_stack("prod", {**ADOPT, "adopt": {"enabled": True, "force": ["Deployment/redis-proxy"]}})
 
@@ -309,3 +313,12 @@ def test_the_adoption_run_passes_the_policy_pack(adopting, tmp_path):
 def test_bad_adoption_config_names_the_key_and_quotes_the_value(override, message):
     with pytest.raises(config.ConfigError, match=re.escape(message)):
         run_stack("prod", {"adopt": override, "network": {"enabled": False}})
+
+
+def test_the_runbooks_state_delete_names_the_protected_statefulset(adopting):
+    """docs/adoption.md's rollback: the URN it gives is the StatefulSet's, which is protected, so
+    the command needs ``--force`` (pulumi ``pkg/cmd/pulumi/state/state_delete.go``)."""
+    doc = (ROOT / "docs" / "adoption.md").read_text()
+    commands = re.findall(r"`pulumi state delete ([^`]*)'(urn:[^']+)'`", doc)
+    sts = next(r for r in adopting if r.type == "kubernetes:apps/v1:StatefulSet")
+    assert commands == [("--force ", sts.urn)] and sts.options["protect"]

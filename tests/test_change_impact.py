@@ -23,6 +23,7 @@ from typing import Any, Optional
 import pytest
 
 from gushen_infra import render
+from gushen_infra.render import plain
 
 from . import engine_model as em
 
@@ -172,6 +173,10 @@ CHANGES = [
            "`backup-remote` goes with the jobs (its values stay in the stack config)"),
     Change("backups on again (claim `backups` retained)", {}, frozenset(), before=with_("backup.enabled", False),
            live=(BACKUP_PVC,), note="the retained claim is adopted (`k3s-retained` provider upserts)"),
+    Change("backup claim size (`backup.storage.size`)", with_("backup.storage.size", "100Gi"), frozenset(),
+           replaced=frozenset({("PersistentVolumeClaim", "backups")}),
+           note="`pulumi up` fails: a claim's size is no force-new field, and the API server refuses the resize "
+           "(`local-path` has no `allowVolumeExpansion`); move the files to a new claim by hand"),
     Change("monitoring on (`monitoring.enabled`)", with_("monitoring.enabled", True), frozenset({WEB, API, REDIS})),
     Change("monitoring off again", {}, frozenset({WEB, API, REDIS}), before=with_("monitoring.enabled", True)),
     Change("web autoscaling on (`web.autoscaling.enabled`)", with_("web.autoscaling.enabled", True), frozenset()),
@@ -358,6 +363,52 @@ def test_an_existing_object_without_upsert_fails_with_already_exists():
                  if r.type == em.PROVIDER_TYPE else r for r in after]
     steps = em.by_object(em.plan(before, flags_off, live={BACKUP_PVC: True}))
     assert steps[("PersistentVolumeClaim", "backups")].op == em.FAIL
+
+
+def _provider_input(recorded, name: str, **inputs) -> list[render.Recorded]:
+    return [dataclasses.replace(r, inputs={**r.inputs, **inputs}) if r.type == em.PROVIDER_TYPE and r.name == name else r
+            for r in recorded]
+
+
+def test_a_render_directory_change_replaces_nothing_while_the_cluster_identifier_stays():
+    """``DiffConfig`` lists ``renderYamlToDirectory`` in its replaces, and a deferred function clears
+    them when ``clusterIdentifier`` is set and unchanged: the provider is updated, nothing replaced."""
+    before = _recorded()
+    after = _provider_input(before, "k3s", renderYamlToDirectory="out/")
+    steps = em.by_object(em.plan(before, after))
+    assert steps[(em.PROVIDER_TYPE, "k3s")].op == em.UPDATE
+    assert not [s for s in steps.values() if s.op not in (em.SAME, em.UPDATE)]
+    # Without an identifier the same change replaces the provider and every object it manages.
+    no_id = _provider_input(_provider_input(before, "k3s", clusterIdentifier=""), "k3s", clusterIdentifier="")
+    steps = em.by_object(em.plan(no_id, _provider_input(no_id, "k3s", renderYamlToDirectory="out/")))
+    assert steps[(em.PROVIDER_TYPE, "k3s")].op == em.REPLACE
+    assert "its provider is replaced" in steps[("Deployment", WEB)].reasons
+
+
+def test_ignore_changes_hides_a_change_under_the_ignored_path():
+    before = _recorded()
+    after = [dataclasses.replace(r, inputs={**r.inputs, "spec": {**plain(r.inputs)["spec"], "clusterIP": "10.43.0.9"}})
+             if r.inputs.get("kind") == "Service" else r for r in before]
+    assert {s.op for s in em.changes(em.plan(before, after)).values()} == set()
+    unignored = [dataclasses.replace(r, options={**r.options, "ignoreChanges": []}) for r in after]
+    assert {s.op for k, s in em.changes(em.plan(before, unignored)).items() if k[0] == "Service"} == {em.REPLACE}
+
+
+def test_a_resource_whose_last_update_did_not_become_ready_is_updated_again():
+    before = _recorded()
+    sts = next(r.urn for r in before if r.inputs.get("kind") == "StatefulSet")
+    steps = em.plan(before, before, unready=[sts])
+    assert steps[sts].op == em.UPDATE and "did not become ready" in steps[sts].reasons[0]
+    assert not [s for u, s in steps.items() if u != sts and s.op != em.SAME]
+
+
+def test_the_adopted_backup_claim_needs_skip_await():
+    before, after = _recorded(**with_("backup.enabled", False)), _recorded()
+    awaited = [dataclasses.replace(r, inputs={**r.inputs, "metadata": {**plain(r.inputs)["metadata"], "annotations": {}}})
+               if r.inputs.get("kind") == "PersistentVolumeClaim" else r for r in after]
+    steps = em.by_object(em.plan(before, awaited, live={BACKUP_PVC: True}))
+    assert steps[("PersistentVolumeClaim", "backups")].op == em.FAIL
+    assert "Pending" in steps[("PersistentVolumeClaim", "backups")].reasons[0]
 
 
 # --- the table in docs/changes.md --------------------------------------------------------------

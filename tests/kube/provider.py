@@ -46,7 +46,11 @@ SKIP_AWAIT = "pulumi.com/skipAwait"
 TIMEOUT_SECONDS = "pulumi.com/timeoutSeconds"
 #: The client-side manager name (``await.Creation``'s create, and CSA mode).
 CSA_FIELD_MANAGER = "pulumi-kubernetes"
-#: (manager, operation) entries ``fixCSAFieldManagers`` hands to the provider's SSA manager.
+#: (manager name prefix, operation) of the entries ``fixCSAFieldManagers`` hands to the provider's
+#: SSA manager: fluxcd ``ssa.PatchReplaceFieldsManagers`` matches ``strings.HasPrefix(entry.Manager,
+#: name)`` and only entries without a subresource (``matchFieldManager``), so kubectl's
+#: ``kubectl-client-side-apply``, ``kubectl-edit``, ``kubectl-set`` are handed over and
+#: ``kubectl-scale`` (the ``scale`` subresource) is not.
 HANDED_OVER = (
     ("kubectl", "Apply"), ("kubectl", "Update"), ("before-first-apply", "Update"),
     ("pulumi-kubernetes", "Update"), ("pulumi-kubernetes.exe", "Update"), ("pulumi-resource-kubernetes", "Update"),
@@ -96,7 +100,8 @@ def handed_over(live: dict, manager: str) -> Optional[list[dict]]:
     Every entry of :data:`HANDED_OVER` is removed and its fields merged into ``manager``'s Apply entry.
     """
     entries = live["metadata"].get("managedFields") or []
-    taken = [e for e in entries if (e.get("manager"), e.get("operation")) in HANDED_OVER]
+    taken = [e for e in entries if not e.get("subresource")
+             and any((e.get("manager") or "").startswith(name) and e.get("operation") == op for name, op in HANDED_OVER)]
     if not taken:
         return None
     kept = [e for e in entries if e not in taken]
