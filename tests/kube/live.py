@@ -87,7 +87,7 @@ def adoption_overrides(namespace: str, **more: Any) -> dict[str, Any]:
 @pytest.fixture
 def kept_secrets(monkeypatch):
     """The adoption run requires the live Secret's values; the render fills them with placeholders."""
-    monkeypatch.setattr(config, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
+    monkeypatch.setattr(config.keys, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
 
 
 def imported(objects: list[Rendered]) -> list[Rendered]:
