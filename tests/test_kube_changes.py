@@ -131,7 +131,6 @@ SERVER_ROWS = [
 ]
 #: issue 21 teaches the model that a claim's resize on a class without expansion fails (``up``
 #: fails: the provider sends an update the server refuses). Until it lands the model says update.
-PENDING_MODEL_RULES = {SERVER_ROWS[0].title: "the model learns the refused resize in issue 21"}
 ROWS = sorted([config_row(c) for c in CHANGES] + SERVER_ROWS, key=lambda r: r.state)
 
 
@@ -226,9 +225,6 @@ def test_model_and_server_agree(states, row):
     assert sent or all(s.op in (em.SAME, em.DELETE, em.RETAIN) or ":" in s.kind for s in row.plan().values()), \
         f"{row.title}: nothing sent"
     problems = disagreements(sent)
-    if problems and row.title in PENDING_MODEL_RULES:
-        assert all(s.refused for s in sent), f"the server accepts it now: {sent}"
-        pytest.xfail(f"{PENDING_MODEL_RULES[row.title]}: {problems}")
     assert problems == []
     if row in SERVER_ROWS:
         assert any(s.refused for s in sent), f"{row.title}: the server accepts it in place (not a row of its own)"
