@@ -37,8 +37,9 @@ class Adopt(_Model):
     objects: list[ObjectRef] = list(LIVE_OBJECTS)
     """``Kind/name`` of every object that already exists in the cluster and this program manages."""
     force: list[ObjectRef] = []
-    """Objects whose field conflicts with managers other than kubectl are overridden in the adoption
-    run (``pulumi.com/patchForce``); kubectl's own fields are taken over without force."""
+    """Objects given ``pulumi.com/patchForce`` in the adoption run. No longer needed: that run turns
+    the providers' ``enablePatchForce`` on for every object (docs/adoption.md); kept so stack files
+    that set it stay valid."""
 
     def problems(self, key: str, settings: "Settings") -> list[str]:
         out = [
