@@ -166,10 +166,8 @@ def _sh(script: str) -> list[str]:
 
 #: A replica loading its dataset answers LOADING: it is alive, just not ready.
 LIVENESS = _sh('case "$(redis-cli -p "$REDIS_PORT" PING)" in PONG|LOADING*) exit 0;; esac; exit 1')
-#: PONG, and a replica must be in sync: a rolling update then waits for the resync to finish.
-READINESS = _sh(
-    '[ "$(redis-cli -p "$REDIS_PORT" PING)" = PONG ] && '
-    '! redis-cli -p "$REDIS_PORT" INFO replication | grep -q "^master_link_status:down"'
-)
+#: PONG; a replica must be in sync and known to the Sentinels (redis.sh ``ready``): a rolling
+#: update then waits for the resync and for Sentinel's discovery of the replica.
+READINESS = ["sh", SCRIPT, "ready"]
 SENTINEL_PROBE = _sh('[ "$(redis-cli -p "$SENTINEL_PORT" PING)" = PONG ]')
 

@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -272,6 +273,12 @@ class Cluster:
             if proc is not None:
                 proc.wait(timeout=60)
 
+    def stop_sentinel(self, i: int, sig: int = signal.SIGTERM) -> None:
+        """Stop pod ``i``'s Sentinel container, without waiting for its exit."""
+        proc = self.nodes[i].sentinel
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, sig)
+
     def fresh_run_dir(self, i: int) -> None:
         """A new pod gets a new emptyDir: the runtime configs (sentinel.conf included) are gone."""
         run_dir = self.nodes[i].run_dir
@@ -287,7 +294,9 @@ class Cluster:
         root = self.root / "haproxy"
         root.mkdir()
         self.proxy_ports = {name: reserve_port(self.sockets) for name in ("master", "replicas", "health")}
-        cfg = self.addresses(self.rendered.haproxy_cfg)
+        # Timestamped lines (the kubelet timestamps the pod's raw lines), to line them up with
+        # Redis's and Sentinel's logs.
+        cfg = self.addresses(self.rendered.haproxy_cfg).replace("format raw", "format iso")
         for name, port in (("master", rc.PROXY_MASTER_PORT), ("replicas", rc.PROXY_REPLICAS_PORT),
                            ("health", rc.PROXY_HEALTH_PORT)):
             cfg = cfg.replace(f"bind :{port}\n", f"bind {LOOPBACK}:{self.proxy_ports[name]}\n")
@@ -397,6 +406,11 @@ class Cluster:
         env = self.env(node, container, password)
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
 
+    def ready(self, i: int, password: str = PASSWORD) -> bool:
+        """Pod ``i`` is Ready: the readiness probes of its Redis and Sentinel containers pass."""
+        containers = [self.rendered.redis, *([self.rendered.sentinel] if self.rendered.sentinel else [])]
+        return all(self.run_probe(i, c, "readinessProbe", password).returncode == 0 for c in containers)
+
 
 @contextlib.contextmanager
 def running(rendered: Rendered, root: Path) -> Iterator[Cluster]:
@@ -428,6 +442,59 @@ def bring_up(cluster: Cluster) -> Cluster:
     wait_for("HAProxy routing only to redis-0",
              lambda: all(cluster.served_by(cluster.through_proxy()) == 0 for _ in range(6)))
     return cluster
+
+
+class Timeline:
+    """Wall-clock marks of what a test did, to read beside the processes' logs."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, str]] = []
+
+    def mark(self, event: str) -> None:
+        self.marks.append((time.time(), event))
+
+    def around(self, moment: float, before: float = 3.0, after: float = 15.0) -> str:
+        return "\n".join(f"  {t - moment:+7.2f}s {event}" for t, event in self.marks
+                         if moment - before <= t <= moment + after)
+
+
+def roll(cluster: Cluster, timeline: Optional[Timeline] = None, order: Sequence[int] = (2, 1, 0),
+         ready_timeout: float = 90) -> None:
+    """A rolling update as the StatefulSet controller runs one (RollingUpdate, partition 0):
+    highest ordinal first, each pod stopped (preStop hook, then SIGTERM) and back with a fresh
+    emptyDir and its PVC, the next one only once it is Ready."""
+    timeline = timeline or Timeline()
+    hook = cluster.rendered.redis["lifecycle"]["preStop"]["exec"]["command"]
+    for i in order:
+        # The kubelet stops a pod's containers in parallel, each after its own preStop hook:
+        # Sentinel (no hook) gets SIGTERM at once, Redis once its hook is done.
+        timeline.mark(f"redis-{i} terminating: Sentinel SIGTERM, Redis preStop")
+        cluster.stop_sentinel(i)
+        done = cluster.run_hook(i, hook, cluster.rendered.redis)
+        assert done.returncode == 0, done
+        timeline.mark(f"redis-{i} preStop done: {done.stderr.strip()!r}; SIGTERM")
+        cluster.stop_pod(i, signal.SIGTERM)
+        cluster.fresh_run_dir(i)
+        timeline.mark(f"redis-{i} stopped; started again")
+        cluster.start_pod(i)
+        wait_for(f"redis-{i} Ready\n{cluster.logs()}", lambda i=i: cluster.ready(i), ready_timeout, interval=0.5)
+        timeline.mark(f"redis-{i} Ready")
+        assert cluster.nodes[i].server.poll() is None
+
+
+@contextlib.contextmanager
+def cpu_hogs(count: int = 2, seconds: int = 300) -> Iterator[None]:
+    """``count`` CPU-bound neighbours (a busy node), each ended by ``timeout`` at the latest and
+    killed on exit."""
+    procs = [subprocess.Popen(["timeout", str(seconds), sys.executable, "-c", "while True: pass"],
+                              start_new_session=True) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
 def new_master(cluster: Cluster, old: int, timeout: float = 40) -> int:
@@ -482,8 +549,14 @@ class Writer(threading.Thread):
 
     def longest_gap(self) -> float:
         """The longest time between two acknowledged writes (the clients' outage)."""
+        return self.gap()[0]
+
+    def gap(self) -> tuple[float, float]:
+        """The longest gap between two acknowledged writes, and its start (wall clock, to match
+        the processes' logs)."""
         times = [t for _, t in self.acked]
-        return max(b - a for a, b in zip(times, times[1:]))
+        length, start = max((b - a, a) for a, b in zip(times, times[1:]))
+        return length, start - time.monotonic() + time.time()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -3,6 +3,7 @@
 #   server     write the runtime redis.conf (role, password) and exec redis-server
 #   sentinel   write the runtime sentinel.conf and exec redis-server --sentinel
 #   pre-stop   hand the master role over before this pod stops
+#   ready      the redis container's readiness probe
 #   +switch-master ...   Sentinel's notification script: remember the new master on the PVC
 # Env (set on the containers by gushen_infra/redis.py): REDIS_PASSWORD, REDISCLI_AUTH, MY_HOST,
 # REDIS_PORT, SENTINEL_PORT, SEED_MASTER (host:port), SENTINELS ("host:port ..."; empty without
@@ -20,7 +21,8 @@ STATE="$DATA_DIR/sentinel-master"
 log() { echo "redis.sh: $*" >&2; }
 
 # A peer that does not answer must not hold a start-up or a hand-over for long.
-cli() { timeout 3 redis-cli "$@" 2>/dev/null | tr -d '\r'; }
+CLI_TIMEOUT=3
+cli() { timeout "$CLI_TIMEOUT" redis-cli "$@" 2>/dev/null | tr -d '\r'; }
 
 # "<config-epoch> <host> <port> <known replicas>" of the master one Sentinel names, or nothing.
 view_of() {
@@ -147,19 +149,44 @@ other_master() {
   done
 }
 
+# The Sentinels of the other pods. This pod's own Sentinel stops with it: the kubelet sends it
+# SIGTERM as the pod starts terminating (it has no preStop hook), while this hook still runs.
+peer_sentinels() {
+  for addr in $SENTINELS; do
+    if [ "$addr" != "$MY_HOST:$SENTINEL_PORT" ]; then echo "$addr"; fi
+  done
+}
+
+# True once the failover to "$1 $2" is complete: every other pod's Sentinel monitors it
+# (SENTINEL MASTER shows the switch only once the leader ended the failover, its peers once the
+# leader told them), and it has an online replica besides me (the other replica reconfigured),
+# so my stop leaves it a replica to acknowledge writes, and my restart finds every Sentinel on it.
+handed_over() {
+  for addr in $(peer_sentinels); do
+    set -- "$1" "$2" $(view_of "${addr%:*}" "${addr##*:}")
+    [ $# -eq 6 ] && [ "$4 $5" = "$1 $2" ] || return 1
+    set -- "$1" "$2"
+  done
+  cli -h "$1" -p "$2" INFO replication | grep '^slave[0-9]*:' | grep 'state=online' | grep -vq "ip=$MY_HOST,port=$REDIS_PORT,"
+}
+
 # Runs before SIGTERM. A master pauses writes (so the replicas hold every write it accepted), asks
-# a Sentinel to promote a replica, and turns itself into that replica's replica at once, rather
-# than serve as a second master until the Sentinels demote it seconds later.
+# another pod's Sentinel to promote a replica, and turns itself into that replica's replica at
+# once, rather than serve as a second master until the Sentinels demote it seconds later. Then,
+# writes flowing to the new master, it waits for the failover to complete before the pod stops:
+# a leading Sentinel stopped in mid-failover leaves the others to see the old master down
+# (down-after later) and fail over a second time, from a replica still chained to this pod.
 pre_stop() {
   [ -n "${SENTINELS:-}" ] && [ "$(role)" = master ] || return 0
   cli -p "$REDIS_PORT" CLIENT PAUSE "$SENTINEL_FAILOVER_TIMEOUT_MS" WRITE > /dev/null
-  for addr in $SENTINELS; do
+  for addr in $(peer_sentinels); do
     if [ "$(cli -h "${addr%:*}" -p "${addr##*:}" SENTINEL FAILOVER "$SENTINEL_MASTER")" = OK ]; then
       log "failover requested from $addr"
       break
     fi
   done
   deadline=$(( $(date +%s) + SENTINEL_FAILOVER_TIMEOUT_MS / 1000 ))
+  master=
   while [ "$(date +%s)" -lt "$deadline" ]; do
     master=$(other_master)
     if [ -n "$master" ]; then
@@ -167,16 +194,59 @@ pre_stop() {
       log "handed over to $master"
       break
     fi
-    sleep 0.5
+    sleep 0.2
   done
   cli -p "$REDIS_PORT" CLIENT UNPAUSE > /dev/null
+  [ -n "$master" ] || return 0
+  until handed_over $master; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "the failover to $master did not complete in time"
+      return 0
+    fi
+    sleep 0.2
+  done
+  log "failover to $master complete"
+}
+
+# True if the Sentinel at "$1 $2" lists me as a healthy replica (flags exactly "slave": not
+# s_down, not disconnected) of the master it names.
+listed_by() {
+  cli -h "$1" -p "$2" --raw SENTINEL REPLICAS "$SENTINEL_MASTER" | awk -v me="$MY_HOST:$REDIS_PORT" '
+    NR % 2 { key = $0; next }
+    key == "name" { name = $0 }
+    key == "flags" && name == me && $0 == "slave" { found = 1 }
+    END { exit !found }'
+}
+
+# Readiness: PONG; a replica also needs a live link to its master and, with Sentinel, to be
+# known: every Sentinel that answers (a majority at least) names my master and lists me as its
+# replica. Sentinel learns replicas from the master's INFO, every 10 s; a replica it does not
+# know is neither a candidate in a failover nor reconfigured by it, and stays chained behind the
+# old master. So a rolling update (one pod Ready before the next stops) never outruns Sentinel.
+ready() {
+  CLI_TIMEOUT=1  # the probe's own timeout is a few seconds
+  [ "$(cli -p "$REDIS_PORT" PING)" = PONG ] || return 1
+  info=$(cli -p "$REDIS_PORT" INFO replication)
+  case "$info" in *role:master*) return 0 ;; esac
+  printf '%s\n' "$info" | grep -q '^master_link_status:up$' || return 1
+  [ -n "${SENTINELS:-}" ] || return 0
+  mine="$(printf '%s\n' "$info" | sed -n 's/^master_host://p') $(printf '%s\n' "$info" | sed -n 's/^master_port://p')"
+  known=0
+  for addr in $SENTINELS; do
+    named=$(cli -h "${addr%:*}" -p "${addr##*:}" SENTINEL GET-MASTER-ADDR-BY-NAME "$SENTINEL_MASTER" | tr '\n' ' ')
+    [ -n "$named" ] || continue  # not answering (its pod is down)
+    [ "$named" = "$mine " ] && listed_by "${addr%:*}" "${addr##*:}" || return 1
+    known=$((known + 1))
+  done
+  [ "$known" -ge "$(majority)" ]
 }
 
 case "${1:-}" in
+  ready) ready ;;
   server) server ;;
   sentinel) sentinel ;;
   pre-stop) pre_stop ;;
   +switch-master) switched ;;
   [-+]*) ;;  # Sentinel's other events
-  *) echo "usage: $0 server|sentinel|pre-stop" >&2; exit 64 ;;
+  *) echo "usage: $0 server|sentinel|pre-stop|ready" >&2; exit 64 ;;
 esac
