@@ -139,6 +139,8 @@ class Cluster:
     proxy_ports: dict[str, int] = field(default_factory=dict)
     sockets: list[socket.socket] = field(default_factory=list)
     """The sockets that hold the cluster's ports (closed last)."""
+    password: str = PASSWORD
+    """The Secret's password: what pods started from now on get (a rotation changes it)."""
 
     def __post_init__(self) -> None:
         self._wrap_redis_cli()
@@ -195,7 +197,7 @@ class Cluster:
             text = text.replace(host, LOOPBACK)
         return text
 
-    def env(self, node: Node, container: Json, password: str = PASSWORD) -> dict[str, str]:
+    def env(self, node: Node, container: Json, password: Optional[str] = None) -> dict[str, str]:
         """The container's env as the kubelet would set it, with addresses and ports rewritten."""
         env = {"PATH": f"{self.bin_dir}:{os.environ['PATH']}"}
         own_ports = {str(rc.REDIS_PORT): str(node.port), str(rc.SENTINEL_PORT): str(node.sentinel_port)}
@@ -208,7 +210,7 @@ class Cluster:
                 value = f"{rc.NAME}-{node.ordinal}"
             elif "secretKeyRef" in source:
                 assert source["secretKeyRef"]["key"] == rc.PASSWORD_KEY, var
-                value = password
+                value = password or self.password
             else:
                 raise AssertionError(f"env source not emulated: {var}")
             env[var["name"]] = value
@@ -302,8 +304,7 @@ class Cluster:
             cfg = cfg.replace(f"bind :{port}\n", f"bind {LOOPBACK}:{self.proxy_ports[name]}\n")
         (root / "haproxy.cfg").write_text(cfg)
         argv = [arg.replace(rc.PROXY_CONFIG_DIR, str(root)) for arg in self.rendered.haproxy["command"]]
-        env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": PASSWORD}
-        self.proxy = self._spawn(argv, env, root / "haproxy.log")
+        self.proxy = self._spawn(argv, {"PATH": os.environ["PATH"]}, root / "haproxy.log")
 
     def close(self) -> None:
         procs = [self.proxy] + [p for n in self.nodes for p in (n.server, n.sentinel)]
@@ -327,10 +328,10 @@ class Cluster:
 
     # --- clients ------------------------------------------------------------------------------
 
-    def client(self, port: int, password: str = PASSWORD) -> redis_py.Redis:
+    def client(self, port: int, password: Optional[str] = None) -> redis_py.Redis:
         # No retries: redis-py 8 retries a failed command 10 times by default, which would hide a
         # dropped connection from the tests and turn a 3 s timeout into a minute.
-        return redis_py.Redis(LOOPBACK, port, password=password, socket_timeout=3, socket_connect_timeout=2,
+        return redis_py.Redis(LOOPBACK, port, password=password or self.password, socket_timeout=3, socket_connect_timeout=2,
                               retry=Retry(NoBackoff(), 0))
 
     def node(self, i: int) -> redis_py.Redis:
@@ -400,13 +401,13 @@ class Cluster:
         return subprocess.run(self.command(node, argv), env=self.env(node, container),
                               capture_output=True, text=True, timeout=120)
 
-    def run_probe(self, i: int, container: Json, probe: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+    def run_probe(self, i: int, container: Json, probe: str, password: Optional[str] = None) -> subprocess.CompletedProcess:
         node = self.nodes[i]
         argv = self.command(node, container[probe]["exec"]["command"])
         env = self.env(node, container, password)
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
 
-    def ready(self, i: int, password: str = PASSWORD) -> bool:
+    def ready(self, i: int, password: Optional[str] = None) -> bool:
         """Pod ``i`` is Ready: the readiness probes of its Redis and Sentinel containers pass."""
         containers = [self.rendered.redis, *([self.rendered.sentinel] if self.rendered.sentinel else [])]
         return all(self.run_probe(i, c, "readinessProbe", password).returncode == 0 for c in containers)
@@ -422,7 +423,8 @@ def running(rendered: Rendered, root: Path) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.close()
-    leaked = [argv for argv in cluster.cli_calls() if "-a" in argv or any(PASSWORD in arg for arg in argv)]
+    passwords = {PASSWORD, cluster.password}
+    leaked = [argv for argv in cluster.cli_calls() if "-a" in argv or any(p in arg for p in passwords for arg in argv)]
     assert not leaked, f"the password on a redis-cli command line: {leaked[:3]}"
 
 
@@ -459,11 +461,13 @@ class Timeline:
 
 
 def roll(cluster: Cluster, timeline: Optional[Timeline] = None, order: Sequence[int] = (2, 1, 0),
-         ready_timeout: float = 90) -> None:
+         ready_timeout: float = 90, on_ready: Callable[[int], None] = lambda i: None) -> dict[int, tuple[float, float]]:
     """A rolling update as the StatefulSet controller runs one (RollingUpdate, partition 0):
     highest ordinal first, each pod stopped (preStop hook, then SIGTERM) and back with a fresh
-    emptyDir and its PVC, the next one only once it is Ready."""
+    emptyDir and its PVC, the next one only once it is Ready. Returns, per pod, the seconds from
+    its start to its master link up (replicas) and to Ready."""
     timeline = timeline or Timeline()
+    times: dict[int, tuple[float, float]] = {}
     hook = cluster.rendered.redis["lifecycle"]["preStop"]["exec"]["command"]
     for i in order:
         # The kubelet stops a pod's containers in parallel, each after its own preStop hook:
@@ -477,9 +481,20 @@ def roll(cluster: Cluster, timeline: Optional[Timeline] = None, order: Sequence[
         cluster.fresh_run_dir(i)
         timeline.mark(f"redis-{i} stopped; started again")
         cluster.start_pod(i)
-        wait_for(f"redis-{i} Ready\n{cluster.logs()}", lambda i=i: cluster.ready(i), ready_timeout, interval=0.5)
+        started, linked = time.monotonic(), []
+
+        def is_ready(i: int = i) -> bool:
+            if not linked and cluster.replication(i).get("master_link_status") == "up":
+                linked.append(time.monotonic())
+                timeline.mark(f"redis-{i} master link up")
+            return cluster.ready(i)
+
+        wait_for(f"redis-{i} Ready\n{cluster.logs()}", is_ready, ready_timeout, interval=0.2)
         timeline.mark(f"redis-{i} Ready")
+        times[i] = ((linked or [started])[0] - started, time.monotonic() - started)
         assert cluster.nodes[i].server.poll() is None
+        on_ready(i)
+    return times
 
 
 @contextlib.contextmanager
@@ -523,12 +538,16 @@ class Writer(threading.Thread):
         self.acked: list[tuple[str, float]] = []
         self.stopping = threading.Event()
         self.started_at = time.monotonic()
+        self.password = cluster.password
+        """What the app authenticates with; set it to reconnect with another one (a rotation)."""
 
     def run(self) -> None:
-        client, n = None, 0
+        client, n, password = None, 0, self.password
         while not self.stopping.is_set():
             try:
-                client = client or self.cluster.client(self.cluster.proxy_ports["master"])
+                if password != self.password:
+                    client, password = None, self.password
+                client = client or self.cluster.client(self.cluster.proxy_ports["master"], password)
                 key = f"w:{n}"
                 n += 1
                 client.set(key, key)

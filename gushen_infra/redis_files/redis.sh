@@ -4,6 +4,7 @@
 #   sentinel   write the runtime sentinel.conf and exec redis-server --sentinel
 #   pre-stop   hand the master role over before this pod stops
 #   ready      the redis container's readiness probe
+#   forget-previous   stop accepting the password of before a rotation (docs/redis.md)
 #   +switch-master ...   Sentinel's notification script: remember the new master on the PVC
 # Env (set on the containers by gushen_infra/redis.py): REDIS_PASSWORD, REDISCLI_AUTH, MY_HOST,
 # REDIS_PORT, SENTINEL_PORT, SEED_MASTER (host:port), SENTINELS ("host:port ..."; empty without
@@ -17,6 +18,9 @@ DATA_DIR=/data
 # "<config-epoch> <host> <port>" of the newest master this pod's Sentinel has seen. It lives on
 # the PVC, so a pod restarted with a fresh emptyDir still knows which failover happened last.
 STATE="$DATA_DIR/sentinel-master"
+# "<password>\n<previous password>" this pod runs with (mode 600, on the PVC beside the data it
+# protects): after a rotation the previous one is still accepted, until `forget-previous`.
+PASSWORDS="$DATA_DIR/redis-passwords"
 
 log() { echo "redis.sh: $*" >&2; }
 
@@ -37,6 +41,52 @@ sentinel_views() {
 
 # The line with the highest config epoch (the newest configuration) among those on stdin.
 newest() { sort -n -k1,1 | tail -n 1; }
+
+# The password before the current one (a rotation), or nothing. The first start on a new
+# password records the one it replaces; both containers of the pod and every restart agree.
+previous_password() {
+  # One read: the pod's other container may rewrite the file meanwhile (with the same content).
+  stored=$(cat "$PASSWORDS" 2>/dev/null || true)
+  last=$(printf '%s\n' "$stored" | sed -n 1p)
+  if [ "$last" = "$REDIS_PASSWORD" ]; then
+    printf '%s\n' "$stored" | sed -n 2p
+    return
+  fi
+  printf '%s\n%s\n' "$REDIS_PASSWORD" "$last" > "$PASSWORDS.$$"
+  mv "$PASSWORDS.$$" "$PASSWORDS"
+  echo "$last"
+}
+
+# ACL line of the default user: the current password, and the previous one during a rotation.
+default_user() { echo "user default on >$REDIS_PASSWORD${1:+ >$1} ~* &* +@all"; }
+
+# "host:port" of every Redis one Sentinel knows (master and replicas), asked with password $1.
+known_servers() {
+  (
+    REDISCLI_AUTH=$1
+    for addr in $SENTINELS; do
+      set -- $(view_of "${addr%:*}" "${addr##*:}")
+      [ $# -eq 4 ] || continue
+      echo "$2:$3"
+      cli -h "${addr%:*}" -p "${addr##*:}" --raw SENTINEL REPLICAS "$SENTINEL_MASTER" | awk 'NR % 2 { key = $0; next } key == "name"'
+      break
+    done
+  )
+}
+
+# A rotation: the running Redis and Sentinel processes may know only the previous password ($1).
+# Add the new one to each (they then accept both), so this pod can use it at once: its replica
+# link, its Sentinel's links and every client on the new password work from its start, while
+# the pods not yet restarted keep using the previous one. Commands go to redis-cli on stdin:
+# no password on a command line.
+share_password() {
+  [ -n "$1" ] && [ -n "${SENTINELS:-}" ] || return 0
+  for addr in $SENTINELS $(known_servers "$1"); do
+    if printf 'ACL SETUSER default >%s\n' "$REDIS_PASSWORD" | (REDISCLI_AUTH=$1; cli -h "${addr%:*}" -p "${addr##*:}") | grep -q OK; then
+      log "$addr accepts the new password"
+    fi
+  done
+}
 
 # How many Sentinels make a majority of all of them.
 majority() { set -- ${SENTINELS:-}; echo $(( $# / 2 + 1 )); }
@@ -64,6 +114,8 @@ elect() {
 
 server() {
   umask 077
+  previous=$(previous_password)
+  share_password "$previous"
   me="$MY_HOST $REDIS_PORT"
   master="${SEED_MASTER%:*} ${SEED_MASTER##*:}"
   if [ -n "${SENTINELS:-}" ]; then
@@ -84,7 +136,7 @@ server() {
   {
     echo "include $CONF_DIR/redis.conf"
     echo "port $REDIS_PORT"
-    echo "requirepass $REDIS_PASSWORD"
+    default_user "$previous"
     echo "masterauth $REDIS_PASSWORD"
     echo "replica-announce-ip $MY_HOST"
     echo "replica-announce-port $REDIS_PORT"
@@ -103,6 +155,8 @@ remember() {
 
 sentinel() {
   umask 077
+  previous=$(previous_password)
+  share_password "$previous"
   # The newest of what the running Sentinels name and what this pod saw last.
   set -- $({ sentinel_views; if [ -s "$STATE" ]; then cat "$STATE"; fi; } | newest)
   if [ $# -lt 3 ]; then set -- 0 "${SEED_MASTER%:*}" "${SEED_MASTER##*:}"; fi
@@ -117,7 +171,7 @@ sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
 sentinel announce-ip $MY_HOST
 sentinel announce-port $SENTINEL_PORT
-requirepass $REDIS_PASSWORD
+$(default_user "$previous")
 sentinel sentinel-pass $REDIS_PASSWORD
 sentinel current-epoch $1
 sentinel monitor $SENTINEL_MASTER $2 $3 $SENTINEL_QUORUM
@@ -241,12 +295,26 @@ ready() {
   [ "$known" -ge "$(majority)" ]
 }
 
+# After a rotation's roll, once no client uses the previous password: drop it from this pod's
+# Redis and Sentinel and from the PVC (run in every pod).
+forget_previous() {
+  previous=$(previous_password)
+  [ -n "$previous" ] || return 0
+  for port in "$REDIS_PORT" ${SENTINELS:+"$SENTINEL_PORT"}; do
+    printf 'ACL SETUSER default <%s\n' "$previous" | cli -p "$port" | grep -q OK || log "port $port did not drop it"
+  done
+  printf '%s\n' "$REDIS_PASSWORD" > "$PASSWORDS.$$"
+  mv "$PASSWORDS.$$" "$PASSWORDS"
+  log "the previous password is no longer accepted"
+}
+
 case "${1:-}" in
   ready) ready ;;
+  forget-previous) forget_previous ;;
   server) server ;;
   sentinel) sentinel ;;
   pre-stop) pre_stop ;;
   +switch-master) switched ;;
   [-+]*) ;;  # Sentinel's other events
-  *) echo "usage: $0 server|sentinel|pre-stop|ready" >&2; exit 64 ;;
+  *) echo "usage: $0 server|sentinel|pre-stop|ready|forget-previous" >&2; exit 64 ;;
 esac
