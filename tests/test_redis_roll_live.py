@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,9 @@ import redis as redis_py
 
 from gushen_infra import redis_conf as rc
 
-from .redis_harness import PASSWORD, Cluster, Rendered, Timeline, Writer, bring_up, cpu_hogs, roll, running
+from .redis_harness import (
+    LOOPBACK, PASSWORD, Cluster, Rendered, Timeline, Writer, bring_up, cpu_hogs, roll, running, wait_for,
+)
 from .test_redis_scenarios_live import account
 
 #: A routine roll (redis.conf change, image bump) must not stop acknowledged writes for longer.
@@ -88,3 +91,38 @@ def test_rotating_the_password_rolls_the_pods_without_a_lost_write_or_a_stall(cl
         print(timeline.around(at))
     assert gap <= ROLL_GAP_LIMIT_SECONDS
     cluster.wait_settled(master)
+
+
+def test_the_hand_over_is_complete_when_the_pre_stop_hook_returns(cluster, rendered):
+    """The master's pod is killed right after its hook (a kubelet out of grace period): the
+    Sentinels left and the other replica must already be on the new master, so nothing waits for
+    down-after and no second failover starts from a replica still chained to the dead pod."""
+    cluster.stop_sentinel(0)  # the kubelet stops the Sentinel container at once
+    done = cluster.run_hook(0, rendered.redis["lifecycle"]["preStop"]["exec"]["command"], rendered.redis)
+    assert done.returncode == 0, done
+    cluster.stop_pod(0)
+    (master,) = [i for i in (1, 2) if cluster.role(i) == "master"]
+    other = 3 - master
+    for i in (1, 2):
+        view = cluster.sentinel_view(i)
+        assert (view["port"], view["flags"]) == (str(cluster.nodes[master].port), "master"), view
+    wait_for(f"redis-{other} in sync with redis-{master}", lambda: cluster.replica_in_sync(other, master), 2)
+
+
+def test_a_restarted_replica_is_ready_only_once_every_sentinel_lists_it(cluster):
+    """Sentinel learns replicas from the master's INFO every 10 s; a replica it does not list is
+    not reconfigured by a failover. The readiness probe waits for all of them (redis.sh ``ready``)."""
+    cluster.stop_pod(2, signal.SIGTERM)
+    cluster.fresh_run_dir(2)
+    cluster.start_pod(2)
+    wait_for("redis-2 Ready", lambda: cluster.ready(2), 60, interval=0.2)
+    me = f"{LOOPBACK}:{cluster.nodes[2].port}"
+    for node in cluster.nodes:
+        name = cluster.env(node, cluster.rendered.sentinel)["SENTINEL_MASTER"]
+        replicas = cluster.client(node.sentinel_port).execute_command("SENTINEL", "REPLICAS", name)
+        flags = {r[b"name"].decode(): r[b"flags"].decode() for r in (_pairs(r) for r in replicas)}
+        assert flags.get(me) == "slave", (node.ordinal, flags)
+
+
+def _pairs(reply) -> dict:
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
