@@ -143,7 +143,7 @@ CHANGES = [
            frozenset({API})),
     Change("the domain (`domain`)", {"domain": "gushen2.lurus.cn"}, frozenset({WEB, API})),
     Change("a secret rotated (`deepseekApiKey`)", {"deepseekApiKey": "sk-rotated"}, frozenset({API})),
-    Change("generated Redis password rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS, PROXY}),
+    Change("generated Redis password rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS}),
            replaced=frozenset({("random:index/randomPassword:RandomPassword", "redis-password")}),
            rotate=frozenset({"redis-password"}), note="a new password is a new RandomPassword: nothing else is replaced"),
     Change("Lurus API key rotated (`lurusApiKey`)", {"lurusApiKey": "lk-rotated"}, frozenset({WEB})),
@@ -250,7 +250,8 @@ def test_workloads_wait_for_what_they_read():
     waits = {
         ("Deployment", WEB): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "ai-qtrd-config")},
         ("Deployment", API): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "ai-qtrd-config")},
-        ("Deployment", PROXY): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "redis-proxy-config")},
+        # The proxy reads no secret; it checks as a user only the Redis pods of its render have.
+        ("Deployment", PROXY): {("ConfigMap", "redis-proxy-config"), ("StatefulSet", REDIS)},
         ("StatefulSet", REDIS): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "redis-config"), ("Service", "redis-headless")},
         ("CronJob", "redis-backup"): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "backup-scripts"),
                                       ("PersistentVolumeClaim", "backups")},
