@@ -159,9 +159,7 @@ class RedisCluster(pulumi.ComponentResource):
         else:
             self.sentinel_endpoint = None
 
-        # After the StatefulSet: a new proxy checks as the healthcheck user, which only Redis pods
-        # of the same render have; Pulumi waits for the StatefulSet's roll before this update.
-        self._proxy(args, proxy_labels, statefulset)
+        self._proxy(args, proxy_labels)
         k8s.core.v1.Service(
             MASTER_SERVICE, metadata=workload.metadata(MASTER_SERVICE, ns, proxy_labels),
             spec=workload.service_spec(proxy_labels, {"redis": REDIS_PORT}), opts=child,
@@ -229,7 +227,7 @@ class RedisCluster(pulumi.ComponentResource):
         """The hand-over waits up to the failover timeout, then Redis needs time to save."""
         return -(-s.sentinel.failover_timeout_milliseconds // 1000) + SHUTDOWN_SECONDS
 
-    def _proxy(self, args: RedisClusterArgs, labels: AppLabels, statefulset: pulumi.Resource) -> None:
+    def _proxy(self, args: RedisClusterArgs, labels: AppLabels) -> None:
         s, ns = args.settings, args.namespace
         child = pulumi.ResourceOptions(parent=self)
         cfg = pulumi.Output.from_input(ns).apply(lambda n: redis_conf.haproxy_cfg(n, s.replicas))
@@ -257,7 +255,7 @@ class RedisCluster(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             PROXY, metadata=workload.metadata(PROXY, ns, labels),
             spec=workload.deployment_spec(labels, s.proxy.replicas, template),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, statefulset]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map]),
         )
         budget = workload.disruption_budget_spec(labels, workload.pin_to_node(args.node))
         if budget:

@@ -186,7 +186,4 @@ def test_prod_chain_is_a_dependency_path_that_ends_at_the_last_ready_workload(pr
 def test_prod_cold_deploy_waits_for_no_service(prod):
     """Names are passed as plain strings: no tier waits for another tier's pods behind a Service."""
     plan = model.model(prod.resources)
-    waits = [s.label for s in plan.chain if s.kind in ("Service", "Deployment", "StatefulSet")][:-1]
-    # The one deliberate wait: the proxy checks as a Redis user only the pods of its own render
-    # have, so it rolls after the StatefulSet (gushen_infra/redis.py).
-    assert waits in ([], ["StatefulSet/redis"]) and "Service" not in {s.kind for s in plan.chain}
+    assert [s.label for s in plan.chain if s.kind in ("Service", "Deployment", "StatefulSet")][:-1] == []

@@ -250,8 +250,7 @@ def test_workloads_wait_for_what_they_read():
     waits = {
         ("Deployment", WEB): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "ai-qtrd-config")},
         ("Deployment", API): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "ai-qtrd-config")},
-        # The proxy reads no secret; it checks as a user only the Redis pods of its render have.
-        ("Deployment", PROXY): {("ConfigMap", "redis-proxy-config"), ("StatefulSet", REDIS)},
+        ("Deployment", PROXY): {("ConfigMap", "redis-proxy-config")},  # it reads no secret
         ("StatefulSet", REDIS): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "redis-config"), ("Service", "redis-headless")},
         ("CronJob", "redis-backup"): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "backup-scripts"),
                                       ("PersistentVolumeClaim", "backups")},

@@ -88,6 +88,16 @@ share_password() {
   done
 }
 
+# The Redis servers started before this version (or by the cluster we adopt) lack the users of
+# our redis.conf, HAProxy's check user among them: add them, so a new proxy sees the master
+# before its pod is replaced. Redis only: the Sentinels have no such user.
+share_users() {
+  [ -n "${SENTINELS:-}" ] || return 0
+  for addr in $(known_servers "$REDIS_PASSWORD"); do
+    sed -n 's/^user /ACL SETUSER /p' "$CONF_DIR/redis.conf" | cli -h "${addr%:*}" -p "${addr##*:}" > /dev/null
+  done
+}
+
 # How many Sentinels make a majority of all of them.
 majority() { set -- ${SENTINELS:-}; echo $(( $# / 2 + 1 )); }
 
@@ -131,6 +141,7 @@ server() {
       set -- $(elect)
     done
     master="$2 $3"
+    share_users
   fi
   # Without Sentinel nothing ever fails over: ordinal 0 is the master.
   {
