@@ -5,34 +5,21 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import redis as redis_py
 
 from gushen_infra import redis_conf as rc
 
 from .redis_harness import (
-    LOOPBACK, PASSWORD, Cluster, Rendered, Timeline, Writer, bring_up, cpu_hogs, roll, running, wait_for,
+    LOOPBACK, PASSWORD, Cluster, Timeline, Writer, cpu_hogs, roll, wait_for,
 )
-from .test_redis_scenarios_live import account
+# The same three pods, Sentinels and HAProxy as the scenarios (pytest finds imported fixtures).
+from .test_redis_scenarios_live import account, cluster, rendered  # noqa: F401
 
 #: A routine roll (redis.conf change, image bump) must not stop acknowledged writes for longer.
 ROLL_GAP_LIMIT_SECONDS = 3.0
 #: The Secret's value after `pulumi up --replace` of the RandomPassword.
 ROTATED = "RotatedPassword0123456789abcdefg"
-
-
-@pytest.fixture(scope="module")
-def rendered(prod) -> Rendered:
-    return Rendered.of(prod)
-
-
-@pytest.fixture
-def cluster(rendered: Rendered, tmp_path: Path) -> Iterator[Cluster]:
-    with running(rendered, tmp_path) as c:
-        yield bring_up(c)
 
 
 def test_a_roll_under_two_cpu_bound_neighbours_stops_writes_for_at_most_3s(cluster, capsys):
@@ -44,7 +31,7 @@ def test_a_roll_under_two_cpu_bound_neighbours_stops_writes_for_at_most_3s(clust
     account(cluster, writer, capsys, "roll under load", f"; load average {load:.2f}")
     gap, at = writer.gap()
     with capsys.disabled():
-        print(f"gap {gap:.2f}s at {at:.3f}\n{timeline.around(at)}\nroot {cluster.root}")
+        print(f"gap {gap:.2f}s at {at:.3f}\n{timeline.around(at)}")
         print("start -> link up / Ready: " + ", ".join(f"redis-{i} {a:.2f}/{b:.2f}s" for i, (a, b) in times.items()))
     assert gap <= ROLL_GAP_LIMIT_SECONDS
 
