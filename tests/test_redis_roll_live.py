@@ -10,9 +10,8 @@ import redis as redis_py
 
 from gushen_infra import redis_conf as rc
 
-from .redis_harness import (
-    LOOPBACK, PASSWORD, Cluster, Timeline, Writer, cpu_hogs, roll, wait_for,
-)
+from .redis_harness import LOOPBACK, PASSWORD, Cluster, Writer, wait_for
+from .redis_roll import Timeline, cpu_hogs, roll
 # The same three pods, Sentinels and HAProxy as the scenarios (pytest finds imported fixtures).
 from .test_redis_scenarios_live import account, cluster, rendered  # noqa: F401
 

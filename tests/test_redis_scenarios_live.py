@@ -17,8 +17,9 @@ import pytest
 import redis as redis_py
 
 from .redis_harness import (
-    LOOPBACK, PASSWORD, Cluster, Rendered, Writer, bring_up, new_master, roll, running, wait_for,
+    LOOPBACK, PASSWORD, Cluster, Rendered, Writer, bring_up, new_master, running, wait_for,
 )
+from .redis_roll import roll
 
 #: Writes must be accepted again within 30 s of the master's death.
 FAILOVER_BUDGET_SECONDS = 30.0
