@@ -151,7 +151,7 @@ CHANGES = [
     Change("generated NextAuth secret rotated (`--replace` its RandomPassword)", {}, frozenset({WEB}),
            replaced=frozenset({("random:index/randomPassword:RandomPassword", "nextauth-secret")}),
            rotate=frozenset({"nextauth-secret"}), note="a new secret is a new RandomPassword: nothing else is replaced"),
-    Change("secret-digest key rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS, PROXY}),
+    Change("secret-digest key rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS}),
            replaced=frozenset({("random:index/randomPassword:RandomPassword", "secret-digest-key")}),
            rotate=frozenset({"secret-digest-key"}), note="no value changes: every pod with a secret digest restarts"),
     Change("kubeconfig rotated (`kubeconfig`)", {"kubeconfig": "apiVersion: v1 # rotated"}, frozenset()),
