@@ -56,7 +56,7 @@ class RedisClusterArgs:
     node: str
     """The data node: every Redis and proxy pod is pinned there (``nodeSelector``)."""
     secret_name: str
-    """Secret whose ``REDIS_PASSWORD`` key is the password (requirepass and masterauth); a fixed name."""
+    """Secret whose ``REDIS_PASSWORD`` key is the password (the default user's and masterauth); a fixed name."""
     secret_checksum: pulumi.Input[str] = ""
     """Digest (revealing nothing) of that password: a rotation rolls the Redis pods (docs/redis.md)."""
     depends_on: Sequence[pulumi.Resource] = ()
