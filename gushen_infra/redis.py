@@ -56,9 +56,9 @@ class RedisClusterArgs:
     node: str
     """The data node: every Redis and proxy pod is pinned there (``nodeSelector``)."""
     secret_name: str
-    """Secret whose ``REDIS_PASSWORD`` key is the password (requirepass and masterauth); a fixed name."""
+    """Secret whose ``REDIS_PASSWORD`` key is the password (the default user's and masterauth); a fixed name."""
     secret_checksum: pulumi.Input[str] = ""
-    """Digest (revealing nothing) of that password: a rotation rolls the Redis and proxy pods."""
+    """Digest (revealing nothing) of that password: a rotation rolls the Redis pods (docs/redis.md)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """The Secret: created before the pods that read it."""
     metrics_sidecar: Optional[workload.Container] = None
@@ -238,7 +238,6 @@ class RedisCluster(pulumi.ComponentResource):
         haproxy = workload.Container(
             name="haproxy", image=s.proxy.image, resources=s.proxy.resources.model_dump(),
             ports={"redis": PROXY_MASTER_PORT, "replicas": PROXY_REPLICAS_PORT, "health": PROXY_HEALTH_PORT},
-            env=[workload.env_secret("REDIS_PASSWORD", args.secret_name, redis_conf.PASSWORD_KEY)],
             command=["haproxy", "-W", "-db", "-f", f"{redis_conf.PROXY_CONFIG_DIR}/haproxy.cfg"],
             liveness=workload.http_probe(PROXY_HEALTH_PATH, "health", PROXY_LIVENESS),
             readiness=workload.http_probe(PROXY_HEALTH_PATH, "health", PROXY_READINESS),
@@ -248,14 +247,15 @@ class RedisCluster(pulumi.ComponentResource):
         )
         volume = {"name": "config", "configMap": {"name": PROXY_CONFIG_MAP}}
         spec = workload.pod_spec([haproxy], workload.pin_to_node(args.node), volumes=[volume], run_as_user=HAPROXY_UID)
+        # No password: the checks log in as redis_conf.HEALTHCHECK_USER, so a rotation leaves the
+        # proxies running.
         template = workload.pod_template(
-            labels, spec,
-            {"checksum/config": cfg.apply(lambda c: workload.checksum({"haproxy.cfg": c})), **_secret_checksum(args)},
+            labels, spec, {"checksum/config": cfg.apply(lambda c: workload.checksum({"haproxy.cfg": c}))},
         )
         deployment = k8s.apps.v1.Deployment(
             PROXY, metadata=workload.metadata(PROXY, ns, labels),
             spec=workload.deployment_spec(labels, s.proxy.replicas, template),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, *args.depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map]),
         )
         budget = workload.disruption_budget_spec(labels, workload.pin_to_node(args.node))
         if budget:

@@ -37,6 +37,15 @@ SCRIPT_MODE = 0o555
 
 #: Secret key of the password in ``ai-qtrd-secrets`` (the apps read the same key).
 PASSWORD_KEY = "REDIS_PASSWORD"
+#: Redis's default (5 s) holds every full resync back, hoping more replicas arrive to share one
+#: transfer. Measured (docs/redis.md): a restarted pod always resyncs in full (its AOF carries no
+#: replication offset) and alone, so the 5 s only delayed its master link; with Sentinel's
+#: discovery gating readiness the roll is no shorter either way, but a second, unplanned
+#: failover waits 5 s more per replica. A cold start of all pods does two transfers instead of one.
+REPL_DISKLESS_SYNC_DELAY_SECONDS = 0
+#: The Redis user HAProxy checks as: no password, PING and INFO only. A rotation of the password
+#: can then never fail the checks, and the proxy needs no secret.
+HEALTHCHECK_USER = "healthcheck"
 #: Clients connect rarely and keep connections open (pools, pub/sub); HAProxy must not cut them.
 PROXY_IDLE_TIMEOUT = "1h"
 
@@ -63,12 +72,15 @@ def redis_conf(settings: config.Redis) -> str:
         # it) refuses writes instead of accepting ones the new master will never see.
         f"min-replicas-to-write {settings.min_replicas_to_write}",
         f"min-replicas-max-lag {settings.min_replicas_max_lag}",
+        f"repl-diskless-sync-delay {REPL_DISKLESS_SYNC_DELAY_SECONDS}",
+        # HAProxy's check; redis.sh adds the default user (the password) at start.
+        f"user {HEALTHCHECK_USER} on nopass -@all +ping +info",
     ]
     return "\n".join(lines) + "\n"
 
 
 def _tcp_check(expects: Sequence[str]) -> list[str]:
-    """AUTH, then INFO replication must contain every expected line; the password stays in the env.
+    """AUTH as the check user, then INFO replication must contain every expected line.
 
     QUIT goes right behind INFO: Redis closes the connection after the reply, so a reply without
     the line fails the check at once instead of after the check timeout.
@@ -76,7 +88,8 @@ def _tcp_check(expects: Sequence[str]) -> list[str]:
     return [
         "option tcp-check",
         "tcp-check connect",
-        'tcp-check send "AUTH ${REDIS_PASSWORD}\\r\\n"',
+        # The user has no password: any one is accepted, AUTH wants one.
+        f'tcp-check send "AUTH {HEALTHCHECK_USER} -\\r\\n"',
         "tcp-check expect string +OK",
         'tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
         *(f"tcp-check expect string {line}" for line in expects),
@@ -122,7 +135,7 @@ def haproxy_cfg(namespace: str, replicas: int) -> str:
             *servers,
         ],
     }
-    out = ["# Rendered by gushen_infra/redis_conf.py; the password comes from the env."]
+    out = ["# Rendered by gushen_infra/redis_conf.py."]
     for header, lines in sections.items():
         out += [header, *(f"  {line}" for line in lines), ""]
     return "\n".join(out)
@@ -166,10 +179,8 @@ def _sh(script: str) -> list[str]:
 
 #: A replica loading its dataset answers LOADING: it is alive, just not ready.
 LIVENESS = _sh('case "$(redis-cli -p "$REDIS_PORT" PING)" in PONG|LOADING*) exit 0;; esac; exit 1')
-#: PONG, and a replica must be in sync: a rolling update then waits for the resync to finish.
-READINESS = _sh(
-    '[ "$(redis-cli -p "$REDIS_PORT" PING)" = PONG ] && '
-    '! redis-cli -p "$REDIS_PORT" INFO replication | grep -q "^master_link_status:down"'
-)
+#: PONG; a replica must be in sync and known to the Sentinels (redis.sh ``ready``): a rolling
+#: update then waits for the resync and for Sentinel's discovery of the replica.
+READINESS = ["sh", SCRIPT, "ready"]
 SENTINEL_PROBE = _sh('[ "$(redis-cli -p "$SENTINEL_PORT" PING)" = PONG ]')
 

@@ -3,7 +3,8 @@
 The redis.conf, redis.sh and haproxy.cfg come from the rendered ConfigMaps, the commands,
 env and probes from the rendered pod specs. Only addresses, ports and paths are rewritten:
 each pod's stable DNS name becomes 127.0.0.1, its ports random free loopback ports, and the
-mount paths temp dirs. Every process is started in its own session and killed on close.
+mount paths temp dirs (and HAProxy's log lines get timestamps, to read beside Redis's). Every
+process is started in its own session and killed on close. Rolling restarts: tests/redis_roll.py.
 
 Ports are reserved, not guessed: the harness keeps a bound (never listening) socket with
 SO_REUSEADDR on each port for the cluster's lifetime. Redis, Sentinel and HAProxy set
@@ -138,6 +139,8 @@ class Cluster:
     proxy_ports: dict[str, int] = field(default_factory=dict)
     sockets: list[socket.socket] = field(default_factory=list)
     """The sockets that hold the cluster's ports (closed last)."""
+    password: str = PASSWORD
+    """The Secret's password: what pods started from now on get (a rotation changes it)."""
 
     def __post_init__(self) -> None:
         self._wrap_redis_cli()
@@ -194,7 +197,7 @@ class Cluster:
             text = text.replace(host, LOOPBACK)
         return text
 
-    def env(self, node: Node, container: Json, password: str = PASSWORD) -> dict[str, str]:
+    def env(self, node: Node, container: Json, password: Optional[str] = None) -> dict[str, str]:
         """The container's env as the kubelet would set it, with addresses and ports rewritten."""
         env = {"PATH": f"{self.bin_dir}:{os.environ['PATH']}"}
         own_ports = {str(rc.REDIS_PORT): str(node.port), str(rc.SENTINEL_PORT): str(node.sentinel_port)}
@@ -207,7 +210,7 @@ class Cluster:
                 value = f"{rc.NAME}-{node.ordinal}"
             elif "secretKeyRef" in source:
                 assert source["secretKeyRef"]["key"] == rc.PASSWORD_KEY, var
-                value = password
+                value = password or self.password
             else:
                 raise AssertionError(f"env source not emulated: {var}")
             env[var["name"]] = value
@@ -272,6 +275,12 @@ class Cluster:
             if proc is not None:
                 proc.wait(timeout=60)
 
+    def stop_sentinel(self, i: int, sig: int = signal.SIGTERM) -> None:
+        """Stop pod ``i``'s Sentinel container, without waiting for its exit."""
+        proc = self.nodes[i].sentinel
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, sig)
+
     def fresh_run_dir(self, i: int) -> None:
         """A new pod gets a new emptyDir: the runtime configs (sentinel.conf included) are gone."""
         run_dir = self.nodes[i].run_dir
@@ -287,14 +296,15 @@ class Cluster:
         root = self.root / "haproxy"
         root.mkdir()
         self.proxy_ports = {name: reserve_port(self.sockets) for name in ("master", "replicas", "health")}
-        cfg = self.addresses(self.rendered.haproxy_cfg)
+        # Timestamped lines (the kubelet timestamps the pod's raw lines), to line them up with
+        # Redis's and Sentinel's logs.
+        cfg = self.addresses(self.rendered.haproxy_cfg).replace("format raw", "format iso")
         for name, port in (("master", rc.PROXY_MASTER_PORT), ("replicas", rc.PROXY_REPLICAS_PORT),
                            ("health", rc.PROXY_HEALTH_PORT)):
             cfg = cfg.replace(f"bind :{port}\n", f"bind {LOOPBACK}:{self.proxy_ports[name]}\n")
         (root / "haproxy.cfg").write_text(cfg)
         argv = [arg.replace(rc.PROXY_CONFIG_DIR, str(root)) for arg in self.rendered.haproxy["command"]]
-        env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": PASSWORD}
-        self.proxy = self._spawn(argv, env, root / "haproxy.log")
+        self.proxy = self._spawn(argv, {"PATH": os.environ["PATH"]}, root / "haproxy.log")
 
     def close(self) -> None:
         procs = [self.proxy] + [p for n in self.nodes for p in (n.server, n.sentinel)]
@@ -318,10 +328,10 @@ class Cluster:
 
     # --- clients ------------------------------------------------------------------------------
 
-    def client(self, port: int, password: str = PASSWORD) -> redis_py.Redis:
+    def client(self, port: int, password: Optional[str] = None) -> redis_py.Redis:
         # No retries: redis-py 8 retries a failed command 10 times by default, which would hide a
         # dropped connection from the tests and turn a 3 s timeout into a minute.
-        return redis_py.Redis(LOOPBACK, port, password=password, socket_timeout=3, socket_connect_timeout=2,
+        return redis_py.Redis(LOOPBACK, port, password=password or self.password, socket_timeout=3, socket_connect_timeout=2,
                               retry=Retry(NoBackoff(), 0))
 
     def node(self, i: int) -> redis_py.Redis:
@@ -391,11 +401,16 @@ class Cluster:
         return subprocess.run(self.command(node, argv), env=self.env(node, container),
                               capture_output=True, text=True, timeout=120)
 
-    def run_probe(self, i: int, container: Json, probe: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+    def run_probe(self, i: int, container: Json, probe: str, password: Optional[str] = None) -> subprocess.CompletedProcess:
         node = self.nodes[i]
         argv = self.command(node, container[probe]["exec"]["command"])
         env = self.env(node, container, password)
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+
+    def ready(self, i: int, password: Optional[str] = None) -> bool:
+        """Pod ``i`` is Ready: the readiness probes of its Redis and Sentinel containers pass."""
+        containers = [self.rendered.redis, *([self.rendered.sentinel] if self.rendered.sentinel else [])]
+        return all(self.run_probe(i, c, "readinessProbe", password).returncode == 0 for c in containers)
 
 
 @contextlib.contextmanager
@@ -408,7 +423,8 @@ def running(rendered: Rendered, root: Path) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.close()
-    leaked = [argv for argv in cluster.cli_calls() if "-a" in argv or any(PASSWORD in arg for arg in argv)]
+    passwords = {PASSWORD, cluster.password}
+    leaked = [argv for argv in cluster.cli_calls() if "-a" in argv or any(p in arg for p in passwords for arg in argv)]
     assert not leaked, f"the password on a redis-cli command line: {leaked[:3]}"
 
 
@@ -456,12 +472,16 @@ class Writer(threading.Thread):
         self.acked: list[tuple[str, float]] = []
         self.stopping = threading.Event()
         self.started_at = time.monotonic()
+        self.password = cluster.password
+        """What the app authenticates with; set it to reconnect with another one (a rotation)."""
 
     def run(self) -> None:
-        client, n = None, 0
+        client, n, password = None, 0, self.password
         while not self.stopping.is_set():
             try:
-                client = client or self.cluster.client(self.cluster.proxy_ports["master"])
+                if password != self.password:
+                    client, password = None, self.password
+                client = client or self.cluster.client(self.cluster.proxy_ports["master"], password)
                 key = f"w:{n}"
                 n += 1
                 client.set(key, key)
@@ -482,8 +502,14 @@ class Writer(threading.Thread):
 
     def longest_gap(self) -> float:
         """The longest time between two acknowledged writes (the clients' outage)."""
+        return self.gap()[0]
+
+    def gap(self) -> tuple[float, float]:
+        """The longest gap between two acknowledged writes, and its start (wall clock, to match
+        the processes' logs)."""
         times = [t for _, t in self.acked]
-        return max(b - a for a, b in zip(times, times[1:]))
+        length, start = max((b - a, a) for a, b in zip(times, times[1:]))
+        return length, start - time.monotonic() + time.time()
 
     def stop(self) -> None:
         self.stopping.set()

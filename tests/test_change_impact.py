@@ -143,7 +143,7 @@ CHANGES = [
            frozenset({API})),
     Change("the domain (`domain`)", {"domain": "gushen2.lurus.cn"}, frozenset({WEB, API})),
     Change("a secret rotated (`deepseekApiKey`)", {"deepseekApiKey": "sk-rotated"}, frozenset({API})),
-    Change("generated Redis password rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS, PROXY}),
+    Change("generated Redis password rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS}),
            replaced=frozenset({("random:index/randomPassword:RandomPassword", "redis-password")}),
            rotate=frozenset({"redis-password"}), note="a new password is a new RandomPassword: nothing else is replaced"),
     Change("Lurus API key rotated (`lurusApiKey`)", {"lurusApiKey": "lk-rotated"}, frozenset({WEB})),
@@ -151,7 +151,7 @@ CHANGES = [
     Change("generated NextAuth secret rotated (`--replace` its RandomPassword)", {}, frozenset({WEB}),
            replaced=frozenset({("random:index/randomPassword:RandomPassword", "nextauth-secret")}),
            rotate=frozenset({"nextauth-secret"}), note="a new secret is a new RandomPassword: nothing else is replaced"),
-    Change("secret-digest key rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS, PROXY}),
+    Change("secret-digest key rotated (`--replace` its RandomPassword)", {}, frozenset({WEB, API, REDIS}),
            replaced=frozenset({("random:index/randomPassword:RandomPassword", "secret-digest-key")}),
            rotate=frozenset({"secret-digest-key"}), note="no value changes: every pod with a secret digest restarts"),
     Change("kubeconfig rotated (`kubeconfig`)", {"kubeconfig": "apiVersion: v1 # rotated"}, frozenset()),
@@ -250,7 +250,7 @@ def test_workloads_wait_for_what_they_read():
     waits = {
         ("Deployment", WEB): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "ai-qtrd-config")},
         ("Deployment", API): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "ai-qtrd-config")},
-        ("Deployment", PROXY): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "redis-proxy-config")},
+        ("Deployment", PROXY): {("ConfigMap", "redis-proxy-config")},  # it reads no secret
         ("StatefulSet", REDIS): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "redis-config"), ("Service", "redis-headless")},
         ("CronJob", "redis-backup"): {("Secret", "ai-qtrd-secrets"), ("ConfigMap", "backup-scripts"),
                                       ("PersistentVolumeClaim", "backups")},

@@ -103,7 +103,7 @@ def test_probes_follow_spec_9_2(prod):
     assert (live["initialDelaySeconds"], live["periodSeconds"]) == (30, 10)
     assert (ready["initialDelaySeconds"], ready["periodSeconds"]) == (5, 5)
     assert live["exec"]["command"] == redis_conf.LIVENESS and "LOADING" in live["exec"]["command"][-1]
-    assert ready["exec"]["command"] == redis_conf.READINESS and "PONG" in ready["exec"]["command"][-1]
+    assert ready["exec"]["command"] == ["sh", redis_conf.SCRIPT, "ready"]  # redis.sh: PONG, in sync, known to Sentinel
 
 
 def test_redis_conf_has_the_spec_persistence_and_memory(prod):
@@ -118,16 +118,21 @@ def test_the_password_is_never_literal_outside_the_secret(prod):
     for manifest in prod.manifests:
         if manifest["kind"] != "Secret":
             assert PASSWORD not in repr(manifest), f"{manifest['kind']}/{manifest['metadata']['name']}"
-    for kind, name in [("StatefulSet", "redis"), ("Deployment", "redis-proxy")]:
-        for container in containers(prod, kind, name).values():
-            env = env_of(container)
-            assert env["REDIS_PASSWORD"] == ("secret", "ai-qtrd-secrets", "REDIS_PASSWORD")
-            commands = [container["command"], container["livenessProbe"], container["readinessProbe"]]
-            assert "REDIS_PASSWORD" not in repr(commands) and " -a " not in repr(commands)
-            if kind == "StatefulSet":
-                assert env["REDISCLI_AUTH"] == ("secret", "ai-qtrd-secrets", "REDIS_PASSWORD")
+    for container in containers(prod, "StatefulSet", "redis").values():
+        env = env_of(container)
+        assert env["REDIS_PASSWORD"] == env["REDISCLI_AUTH"] == ("secret", "ai-qtrd-secrets", "REDIS_PASSWORD")
+        commands = [container["command"], container["livenessProbe"], container["readinessProbe"]]
+        assert "REDIS_PASSWORD" not in repr(commands) and " -a " not in repr(commands)
+
+
+def test_the_proxy_needs_no_password_so_a_rotation_leaves_it_running(prod):
+    """HAProxy checks as a user without a password that may run PING and INFO only."""
+    proxy = prod.get("Deployment", "redis-proxy")["spec"]["template"]
+    assert "env" not in proxy["spec"]["containers"][0] and "checksum/secret" not in proxy["metadata"]["annotations"]
     cfg = prod.get("ConfigMap", "redis-proxy-config")["data"]["haproxy.cfg"]
-    assert '"AUTH ${REDIS_PASSWORD}\\r\\n"' in cfg
+    assert f'"AUTH {redis_conf.HEALTHCHECK_USER} -\\r\\n"' in cfg
+    conf = prod.get("ConfigMap", "redis-config")["data"]["redis.conf"].splitlines()
+    assert f"user {redis_conf.HEALTHCHECK_USER} on nopass -@all +ping +info" in conf
 
 
 def test_redis_service_reaches_only_the_proxy_which_checks_the_role(prod):

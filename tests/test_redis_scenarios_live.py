@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 import redis as redis_py
 
-from .redis_harness import LOOPBACK, PASSWORD, Cluster, Rendered, Writer, bring_up, new_master, running, wait_for
+from .redis_harness import (
+    LOOPBACK, PASSWORD, Cluster, Rendered, Writer, bring_up, new_master, running, wait_for,
+)
+from .redis_roll import roll
 
 #: Writes must be accepted again within 30 s of the master's death.
 FAILOVER_BUDGET_SECONDS = 30.0
@@ -193,24 +196,12 @@ def test_5_a_hung_master_is_cut_off_and_rejoins_as_a_replica(cluster, rendered, 
     assert cluster.masters() == [promoted]
 
 
-def ready(cluster: Cluster, rendered: Rendered, i: int) -> bool:
-    return all(cluster.run_probe(i, c, "readinessProbe").returncode == 0 for c in (rendered.redis, rendered.sentinel))
-
-
-def test_6_rolling_restart_in_statefulset_order(cluster, rendered, capsys):
-    """What a redis.conf change does: highest ordinal first, each pod stopped (preStop, then
-    SIGTERM) and back with a fresh emptyDir, the next one only once it is ready."""
+def test_6_rolling_restart_in_statefulset_order(cluster, capsys):
+    """What a redis.conf change does: highest ordinal first, each pod stopped (Sentinel at once,
+    Redis after its preStop hand-over) and back with a fresh emptyDir, the next one only once it
+    is Ready (harness ``roll``)."""
     writer = Writer.running(cluster)
-    hook = rendered.redis["lifecycle"]["preStop"]["exec"]["command"]
-    for i in (2, 1, 0):
-        node = cluster.nodes[i]
-        done = cluster.run_hook(i, hook, rendered.redis)
-        assert done.returncode == 0, done
-        cluster.stop_pod(i, signal.SIGTERM)
-        cluster.fresh_run_dir(i)
-        cluster.start_pod(i)
-        wait_for(f"redis-{i} ready", lambda i=i: ready(cluster, rendered, i), 60, interval=0.5)
-        assert node.server.poll() is None
+    roll(cluster)
     settled_at = time.monotonic()
     writer.wait_acked_after(settled_at, "writes after the roll")
     master = master_of_all(cluster)
