@@ -222,6 +222,13 @@ peer_sentinels() {
   done
 }
 
+# True if the Sentinel at "$1 $2" has a live link to the master it names (flags exactly "master"):
+# just after it switches, it shows "master,disconnected" until it has connected to the new master,
+# and a link still down when this pod dies would count toward down-after on the new master.
+master_link_up() {
+  [ "$(cli -h "$1" -p "$2" --raw SENTINEL MASTER "$SENTINEL_MASTER" | awk 'NR % 2 { key = $0; next } key == "flags" { print }')" = master ]
+}
+
 # True once the failover to "$1 $2" is complete: every other pod's Sentinel monitors it
 # (SENTINEL MASTER shows the switch only once the leader ended the failover, its peers once the
 # leader told them), and it has an online replica besides me (the other replica reconfigured),
@@ -229,7 +236,7 @@ peer_sentinels() {
 handed_over() {
   for addr in $(peer_sentinels); do
     set -- "$1" "$2" $(view_of "${addr%:*}" "${addr##*:}")
-    [ $# -eq 6 ] && [ "$4 $5" = "$1 $2" ] || return 1
+    [ $# -eq 6 ] && [ "$4 $5" = "$1 $2" ] && master_link_up "${addr%:*}" "${addr##*:}" || return 1
     set -- "$1" "$2"
   done
   cli -h "$1" -p "$2" INFO replication | grep '^slave[0-9]*:' | grep 'state=online' | grep -vq "ip=$MY_HOST,port=$REDIS_PORT,"
