@@ -95,3 +95,14 @@ def test_default_await_timeouts_are_the_providers():
     assert provider.timeout_for({"kind": "Service", "metadata": {}}) == 600
     assert provider.timeout_for({"kind": "PersistentVolumeClaim", "metadata": {}}) == 300
     assert provider.timeout_for({"kind": "Service", "metadata": {"annotations": {provider.TIMEOUT_SECONDS: "42"}}}) == 42
+
+
+def test_a_new_statefulset_is_not_ready_while_it_still_holds_pods_it_adopted():
+    """The status the controller reports for a new set (generation 1) over three Ready pods of the
+    old StatefulSet's revision (the adoption runbook's step 5): ``pulumi up`` waits for the roll."""
+    live = {"metadata": {"generation": 1}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "currentReplicas": 0,
+                       "updatedReplicas": 0, "currentRevision": "redis-new", "updateRevision": "redis-new"}}
+    assert not provider.statefulset_ready(live)
+    rolled = {**live, "status": {**live["status"], "currentReplicas": 3, "updatedReplicas": 3}}
+    assert provider.statefulset_ready(rolled)

@@ -220,16 +220,23 @@ def deployment_ready(live: dict, replica_sets: list[dict]) -> bool:
 
 
 def statefulset_ready(live: dict) -> bool:
-    """``statefulsetInitAwaiter``: replicas ready (updated ones after the first generation) and
-    ``currentRevision == updateRevision``."""
+    """``statefulsetInitAwaiter.processStatefulSetEvent`` (``await/statefulset.go``): the status
+    observed this generation, ``currentRevision == updateRevision``, and ``replicas``,
+    ``readyReplicas`` and ``currentReplicas`` (pods of the current revision) all at the spec's count;
+    after the first generation an ``OnDelete`` set needs only the replicas and ready counts.
+
+    ``currentReplicas`` is what keeps the await open while a new StatefulSet replaces pods it adopted:
+    the controller starts a new set with ``currentRevision`` = ``updateRevision``, and adopted pods
+    of another revision are ready but not current."""
     spec, status = live["spec"], live.get("status") or {}
-    want = spec.get("replicas", 1)
-    if status.get("observedGeneration", 0) < live["metadata"]["generation"]:
+    generation, want = live["metadata"]["generation"], spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < generation:
         return False
-    counted = status.get("readyReplicas", 0) if live["metadata"]["generation"] == 1 \
-        else min(status.get("readyReplicas", 0), status.get("updatedReplicas", 0))
-    revision = status.get("currentRevision") and status.get("currentRevision") == status.get("updateRevision")
-    return counted == want and status.get("replicas", 0) == want and bool(revision)
+    counted = (status.get("replicas", 0), status.get("readyReplicas", 0))
+    if generation > 1 and (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
+        return counted == (want, want)
+    revision = bool(status.get("currentRevision")) and status.get("currentRevision") == status.get("updateRevision")
+    return revision and counted == (want, want) and status.get("currentReplicas", 0) == want
 
 
 def service_ready(live: dict, endpoints: Optional[dict]) -> bool:
