@@ -181,6 +181,12 @@ def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[st
             secret_keys.append(key)
         else:
             values[key] = value if isinstance(value, str) else json.dumps(value)
+    return _with_placeholders(values, secret_keys)
+
+
+def _with_placeholders(values: dict[str, str], secret_keys: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Placeholders for the required secrets the config does not hold (what it requires depends on
+    the config itself: adoption mode, an explicit cluster)."""
     for secret in config.render_secrets(values):
         full = f"{config.NAMESPACE}:{secret}"
         if full not in values:
@@ -200,7 +206,7 @@ def stack_values(
             values.pop(full, None)
         else:
             values[full] = value if isinstance(value, str) else json.dumps(value)
-    return values, secret_keys
+    return _with_placeholders(values, secret_keys)
 
 
 def run_program(

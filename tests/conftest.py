@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+import yaml
 
 from gushen_infra import render
 
@@ -46,6 +47,18 @@ class Stack:
 def run_stack(stack: str = "prod", overrides: Optional[Mapping[str, Any]] = None) -> Stack:
     exports: dict[str, Any] = {}
     return Stack(render.run_program(stack, ROOT, overrides, exports=exports), exports)
+
+
+@pytest.fixture
+def kept_live_secrets(tmp_path, monkeypatch) -> None:
+    """``Pulumi.prod.yaml`` as the adoption runbook leaves it: the live Secret's Redis password and
+    NextAuth secret set with ``pulumi config set --secret`` (rendered as placeholders), so every
+    later run keeps them."""
+    stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    stack["config"].update({f"gushen:{key}": {"secure": "v1:kept"} for key in render.config.KEPT_SECRETS})
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    monkeypatch.setitem(render.STACK_FILES, "prod", path)
 
 
 @pytest.fixture(scope="session")

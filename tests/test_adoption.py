@@ -25,14 +25,13 @@ from typing import Any
 import pytest
 import yaml
 
-from gushen_infra import adoption, config
+from gushen_infra import adoption, config, render
 from gushen_infra.render import Recorded, plain
 
 from . import engine_model as em
 from .conftest import ROOT, run_stack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "live-cluster.yaml"
-REQUIRED_SECRETS = config.REQUIRED_SECRETS
 #: What kubeProvider.Read drops from an imported object's inputs.
 READ_DROPS = ("creationTimestamp", "generation", "managedFields", "resourceVersion", "uid")
 #: The runbook's steps that change the cluster before ``pulumi up`` (docs/adoption.md, step 4):
@@ -53,17 +52,9 @@ def live() -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def adopting(monkeypatch_module) -> list[Recorded]:
-    """The prod program in adoption mode, with the live secrets kept (set as secrets)."""
+def adopting() -> list[Recorded]:
+    """The prod program in adoption mode, with the live secrets kept (placeholders, set as secrets)."""
     return run_stack("prod", ADOPT).resources
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    # The stack file carries no secrets; the render fills required ones with placeholders.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(config.keys, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
-        yield mp
 
 
 def read_on_import(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,11 +206,11 @@ def test_imported_objects_keep_their_api_version(adopting, live):
             assert plain(rec.inputs)["apiVersion"] == live[ident(rec)]["apiVersion"], ident(rec)
 
 
-def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting, live):
+def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting, live, kept_live_secrets):
     """After the adoption run the state holds our inputs (clusterIPs kept); switching adopt off is not a change."""
     imported = {r.urn: read_on_import(live[ident(r)]) for r in adopting if r.options.get("importId")}
     state = with_ignored(adopting, imported)  # what the adoption run stored
-    normal = run_stack("prod", {"network": {"enabled": False}}).resources  # the same kept secrets
+    normal = run_stack("prod", {"network": {"enabled": False}}).resources
     steps = em.plan(state, with_ignored(normal, {r.urn: plain(r.inputs) for r in state}))
     changed = {(s.kind, s.name): s.op for s in steps.values() if s.op != em.SAME}
     services = {("Service", ref.split("/")[1]) for ref in config.LIVE_OBJECTS if ref.startswith("Service/")}
@@ -231,17 +222,21 @@ def test_the_next_run_in_normal_mode_only_names_the_service_ports_again(adopting
     assert reasons and all(r.startswith("spec.ports[") and r.endswith("].targetPort") for r in reasons), reasons
 
 
-def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets(monkeypatch):
-    monkeypatch.setattr(config.keys, "REQUIRED_SECRETS", REQUIRED_SECRETS)
+def test_adoption_mode_refuses_network_isolation_and_needs_the_live_secrets():
+    values, secret_keys = render.stack_values("prod", ROOT, {"adopt": {"enabled": True}})
+    # The offline render holds placeholders for them (render.stack_values); a real stack may not.
+    assert {f"gushen:{key}" for key in config.KEPT_SECRETS} <= set(secret_keys)
+    for key in config.KEPT_SECRETS:
+        del values[f"gushen:{key}"]
     with pytest.raises(config.ConfigError) as err:
-        run_stack("prod", {"adopt": {"enabled": True}})
+        render.settings_of(values, secret_keys)
     problems = "\n".join(err.value.problems)
     assert "gushen:network.enabled: must be false while adopt.enabled is true" in problems
     assert "gushen:redisPassword: required while adopt.enabled is true" in problems
     assert "gushen:nextauthSecret: required while adopt.enabled is true" in problems
 
 
-def test_workloads_always_force_and_adopt_force_adds_objects_in_the_adoption_run(monkeypatch_module):
+def test_workloads_always_force_and_adopt_force_adds_objects_in_the_adoption_run():
     def forced(resources) -> set[tuple[str, str]]:
         return {(ident(r)[0], ident(r)[2]) for r in resources if r.type.startswith("kubernetes:")
                 and (plain(r.inputs).get("metadata", {}).get("annotations") or {}).get(adoption.PATCH_FORCE)}

@@ -21,7 +21,7 @@ from gushen_infra.render import ROOT, run_program
 
 from . import engine_model as em
 
-from .kube.live import adoption_overrides, apply_live, imported, kept_secrets, live_documents, render  # noqa: F401
+from .kube.live import adoption_overrides, apply_live, imported, live_documents, render
 
 pytestmark = pytest.mark.kube
 
@@ -48,7 +48,7 @@ def preview_conflicts(engine, objects) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("defaulted", [False, True], ids=["spec-fixture", "defaulted-fields"])
-def test_adoption_run_previews_and_updates_every_imported_object(kube, kept_secrets, defaulted):  # noqa: F811
+def test_adoption_run_previews_and_updates_every_imported_object(kube, defaulted):
     ns = f"adopt-{secrets.token_hex(3)}"
     apply_live(kube.kubeconfig, live_documents(ns, defaulted))
     overrides = adoption_overrides(ns)

@@ -16,7 +16,7 @@ from kubernetes.dynamic.exceptions import ConflictError
 from gushen_infra import redis
 
 from .kube import provider
-from .kube.live import adoption_overrides, apply_live, imported, kept_secrets, kubectl, live_documents, render  # noqa: F401
+from .kube.live import adoption_overrides, apply_live, imported, kubectl, live_documents, render
 
 pytestmark = pytest.mark.kube
 
@@ -52,7 +52,7 @@ def comparable(obj: dict) -> dict:
     return {**obj, "metadata": meta}
 
 
-def test_the_adoption_runbook_end_to_end(kube, kept_secrets):  # noqa: F811
+def test_the_adoption_runbook_end_to_end(kube, kept_live_secrets):
     ns = f"rb-{secrets.token_hex(3)}"
     core = kubernetes.client.CoreV1Api(kube.api)
     adopting = render(adoption_overrides(ns))
@@ -135,7 +135,7 @@ def test_the_adoption_runbook_end_to_end(kube, kept_secrets):  # noqa: F811
         kube.clean(adopting)
 
 
-def test_a_redis_volume_off_the_data_node_stops_the_roll(kube, kept_secrets):  # noqa: F811
+def test_a_redis_volume_off_the_data_node_stops_the_roll(kube):
     """The runbook's precondition ("Before you start"): ours pins the Redis pods to the data node,
     and a local-path volume belongs to the node it was made on (the PV's node affinity). An old
     claim elsewhere (the spec places the old pods nowhere) keeps its new pod Pending."""

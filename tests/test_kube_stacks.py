@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from gushen_infra import config
-
 from .kube.stack import rendered
 from .test_change_impact import with_
 from .test_config import prod_raw
@@ -37,11 +35,8 @@ SWITCHES.update({s: (lambda s=s: (s, {})) for s in OTHER_STACKS})
 
 
 @pytest.mark.parametrize("switch", SWITCHES)
-def test_stack_is_accepted_and_reapplies_without_change(kube, switch, monkeypatch):
+def test_stack_is_accepted_and_reapplies_without_change(kube, switch):
     stack, overrides = SWITCHES[switch]()
-    if overrides.get("adopt"):
-        # Adoption keeps the live Redis password and NextAuth secret: the render requires them set.
-        monkeypatch.setattr(config.keys, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
     objects = rendered(stack, {**overrides, "namespace": f"{switch[:40]}-{secrets.token_hex(3)}"})
     try:
         engine = kube.deploy(objects)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +27,15 @@ SECRET_KEYS = REQUIRED_SECRETS + OPTIONAL_SECRETS + KEPT_SECRETS + tuple(BACKUP_
 def render_secrets(values: Mapping[str, Any]) -> tuple[str, ...]:
     """The secrets a stack requires, for placeholders in an offline render: ``values`` is the stack
     file's ``gushen:``-prefixed config. An explicit-cluster stack (not in render mode) needs its
-    kubeconfig; the off-site backup's credentials are offered whatever the repository's scheme."""
+    kubeconfig, an adopting one the live Secret's kept values; the off-site backup's credentials
+    are offered whatever the repository's scheme."""
     required = REQUIRED_SECRETS + tuple(BACKUP_REMOTE_SECRETS)
+    try:
+        adopting = json.loads(values.get(f"{NAMESPACE}:adopt") or "{}").get("enabled") is True
+    except (ValueError, AttributeError):
+        adopting = False  # validation reports the malformed value, naming the key
+    if adopting:
+        required += KEPT_SECRETS
     explicit = str(values.get(f"{NAMESPACE}:explicitCluster", "")).lower() == "true"
     if explicit and not values.get(f"{NAMESPACE}:renderYamlToDirectory"):
         return required + ("kubeconfig",)

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-import pytest
 import yaml
 
 from gushen_infra import config
@@ -82,12 +81,6 @@ def adoption_overrides(namespace: str, **more: Any) -> dict[str, Any]:
     objects = [f"Namespace/{namespace}" if ref == f"Namespace/{SPEC_NAMESPACE}" else ref for ref in config.LIVE_OBJECTS]
     return {"namespace": namespace, "adopt": {"enabled": True, "objects": objects},
             "network": {"enabled": False}, **more}
-
-
-@pytest.fixture
-def kept_secrets(monkeypatch):
-    """The adoption run requires the live Secret's values; the render fills them with placeholders."""
-    monkeypatch.setattr(config.keys, "REQUIRED_SECRETS", config.REQUIRED_SECRETS + config.KEPT_SECRETS)
 
 
 def imported(objects: list[Rendered]) -> list[Rendered]:
