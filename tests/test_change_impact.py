@@ -157,7 +157,7 @@ CHANGES = [
     Change("kubeconfig rotated (`kubeconfig`)", {"kubeconfig": "apiVersion: v1 # rotated"}, frozenset()),
     Change("restic password rotated (`resticPassword`)", {"resticPassword": "restic-rotated"}, frozenset()),
     Change("web image bump (`web.image`)", with_("web.image", "gushen-web:v19"), frozenset({WEB})),
-    Change("API replicas 1 → 2 (`api.replicas`)", with_("api.replicas", 2), frozenset()),
+    Change("API replicas 1 to 2 (`api.replicas`)", with_("api.replicas", 2), frozenset()),
     Change("web resources (`web.resources`)", with_("web.resources.limits", {"cpu": "600m", "memory": "512Mi"}),
            frozenset({WEB})),
     Change("API probe timings (`api.probes`)", with_("api.probes.readiness.periodSeconds", 10), frozenset({API})),
