@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 import yaml
+
+from policies import check
 
 from .conftest import ROOT
 from .policy_baseline import DELETE, ctr, manifests, mutate, with_prod
@@ -23,12 +28,24 @@ PROD_CONFIG = "policies/config.prod.json"
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """``policies.check ARGS``, with the prod policy config unless ARGS name one."""
+    """``python -m policies.check ARGS`` (prod's policy config unless ARGS name one), in this process.
+
+    ``main`` is what the module's ``__main__`` block exits with; calling it here keeps the suite fast
+    and lets mutation testing see what it reaches. ``test_the_module_runs_as_a_command`` runs the
+    real command once.
+    """
     config = () if "--config" in args else ("--config", PROD_CONFIG)
-    return subprocess.run(
-        [sys.executable, "-m", "policies.check", *args, *config],
-        cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
-    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            mock.patch.object(sys, "stdin", io.StringIO(stdin or "")):
+        code = check.main([*args, *config])
+    return subprocess.CompletedProcess(["policies.check", *args], code, out.getvalue(), err.getvalue())
+
+
+def test_the_module_runs_as_a_command(broken):
+    result = subprocess.run([sys.executable, "-m", "policies.check", broken, "--config", PROD_CONFIG],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout.splitlines()) == (1, [NO_LIMITS])
 
 
 def write(path, docs) -> str:
