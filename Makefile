@@ -45,12 +45,7 @@ test: $(STAMP)
 ## Mutation testing (docs/testing.md): mutmut over config, adoption, the workload builder, the tiers and
 ## the policy pack, scored into mutation-report/python.md; fails below 95 %. Not part of `make test`.
 ## Verdicts stay in mutants/, so the next run retests only what changed.
-MUTATE_STAMP := $(VENV)/.mutate-stamp
-$(MUTATE_STAMP): $(STAMP) requirements-mutate.txt
-	$(PY) -m pip install --quiet -r requirements-mutate.txt
-	touch $@
-
-mutate: $(MUTATE_STAMP)
+mutate: $(STAMP)
 	$(PY) -m tests.mutate
 
 ## Install what the live tests need: the Python packages (.venv) and, with apt-get, every missing binary

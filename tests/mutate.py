@@ -2,7 +2,7 @@
 
 mutmut (pyproject.toml's ``[tool.mutmut]``) does the work: it copies the sources into
 ``mutants/``, records once which tests reach which function, then runs each mutant against only
-those tests, in workers forked from a server process, and keeps every verdict in ``mutants/``
+those of its module's own tests (tests/mutation_scope.py), in workers forked from a server process, and keeps every verdict in ``mutants/``
 so the next run retests only the functions that changed. This module runs it, then scores what
 it left there: detected (killed, timed out) over every mutant that is not listed as equivalent
 in docs/testing.md. "No tests" and survivors count against the score, and so does anything the
@@ -44,10 +44,10 @@ def status_of(exit_code: int | None) -> str:
     return status_by_exit_code[exit_code]
 
 
-def equivalents(doc: Path = TESTING_DOC) -> dict[str, str]:
+def equivalents(doc: Path | None = None) -> dict[str, str]:
     """Mutant name -> the reason docs/testing.md gives for it changing no behaviour."""
     found = {}
-    for line in doc.read_text(encoding="utf-8").splitlines():
+    for line in (doc or TESTING_DOC).read_text(encoding="utf-8").splitlines():
         if match := _EQUIVALENT_ROW.match(line):
             found[match["name"]] = match["why"].strip()
     return found
@@ -95,10 +95,10 @@ def score(results: dict[str, int | None], equivalent: dict[str, str]) -> Score:
     return out
 
 
-def results(mutants: Path = MUTANTS) -> dict[str, int | None]:
+def results(mutants: Path | None = None) -> dict[str, int | None]:
     """Every mutant's exit code, from the .meta files mutmut writes beside each mutated file."""
     found: dict[str, int | None] = {}
-    for meta in sorted(mutants.rglob("*.py.meta")):
+    for meta in sorted((mutants or MUTANTS).rglob("*.py.meta")):
         found.update(json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"])
     return found
 
@@ -131,10 +131,10 @@ def report(result: Score, seconds: float | None) -> str:
 
 
 def run_mutmut(max_children: int) -> float:
-    """Run mutmut from the project root and return how long it took."""
-    mutmut = Path(sys.executable).with_name("mutmut")
+    """Run mutmut (through tests.mutation_scope) from the project root; how long it took."""
     started = time.monotonic()
-    subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "tests.mutation_scope", "run", "--max-children", str(max_children)],
+                   cwd=ROOT, check=True)
     return time.monotonic() - started
 
 

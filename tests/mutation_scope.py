@@ -1,19 +1,24 @@
-"""pytest plugin for `make mutate`: a mutant meets only the tests of the module it mutates.
+"""`make mutate`'s runner: mutmut, where a mutant meets only the tests of the module it mutates.
 
 mutmut records which tests reach which function and runs a mutant against all of them. Here
 nearly every test reaches the config loader, the workload builder and the policy pack (they
 render whole stacks and check them), so a surviving mutant would cost minutes. The tests that
-answer for a module are the ones written for it (tests mirror the code), so under mutmut
-(``MUTANT_UNDER_TEST`` names a mutant) this plugin deselects every other test. A mutant that only
-some other test would notice counts as not detected: the module's own tests lack that row.
+answer for a module are the ones written for it (tests mirror the code), so this runner narrows
+mutmut's record to them before any mutant runs: pytest then collects only those files. A mutant
+that only some other test would notice counts as not detected: its module's tests lack that row.
 
-pyproject.toml's ``[tool.mutmut] pytest_add_cli_args`` loads it (``-p tests.mutation_scope``).
+    python -m tests.mutation_scope run [--max-children N]     # what `make mutate` runs
+
+mutmut 3.8.1 has no option for this: ``mutmut.__main__._run`` asks ``collect_or_load_stats`` for
+the record (loaded from ``mutants/mutmut-stats.json``, or collected and saved there) and then
+reads ``state().tests_by_mangled_function_name`` for each mutant. The narrowing wraps that call,
+after the save, so the file keeps the whole record and a change of SCOPES needs no new stats.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import os
+import sys
 
 #: Module of the mutated code (longest prefix wins) -> the test files that answer for it.
 SCOPES: dict[str, tuple[str, ...]] = {
@@ -46,13 +51,25 @@ def in_scope(nodeid: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
 
 
-def pytest_collection_modifyitems(config, items):
-    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
-    if "__mutmut_" not in mutant:
-        return  # mutmut's stats, clean and forced-fail runs see every test
-    patterns = scope_of(mutant)
-    keep = [item for item in items if in_scope(item.nodeid, patterns)]
-    dropped = [item for item in items if not in_scope(item.nodeid, patterns)]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+def narrow(tests_by_function: dict[str, set[str]]) -> None:
+    """Keep, for each function mutmut recorded, only the tests in its module's scope."""
+    for function, tests in tests_by_function.items():
+        patterns = scope_of(function)
+        tests_by_function[function] = {test for test in tests if in_scope(test, patterns)}
+
+
+def main(argv: list[str]) -> None:
+    import mutmut.__main__ as tool
+
+    collect_or_load_stats = tool.collect_or_load_stats
+
+    def collect_or_load_then_narrow(*args, **kwargs):
+        collect_or_load_stats(*args, **kwargs)
+        narrow(tool.state().tests_by_mangled_function_name)
+
+    tool.collect_or_load_stats = collect_or_load_then_narrow
+    tool.cli(argv, prog_name="mutmut")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
