@@ -103,6 +103,25 @@ def results(mutants: Path | None = None) -> dict[str, int | None]:
     return found
 
 
+def reopen_undetected(mutants: Path | None = None) -> int:
+    """Clear the verdict of every mutant not detected last time, so this run tests it again.
+
+    mutmut keeps every verdict until the mutated function changes; a survivor would stay one after
+    a test that kills it was added. Detected verdicts stand (the weekly run starts from scratch).
+    """
+    reopened = 0
+    for meta in sorted((mutants or MUTANTS).rglob("*.py.meta")):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes = data["exit_code_by_key"]
+        stale = [k for k, code in codes.items() if code is not None and status_of(code) not in DETECTED]
+        for key in stale:
+            codes[key] = None
+        if stale:
+            meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
+            reopened += len(stale)
+    return reopened
+
+
 def report(result: Score, seconds: float | None) -> str:
     lines = [
         "# Mutation score (mutmut)",
@@ -133,8 +152,10 @@ def report(result: Score, seconds: float | None) -> str:
 def run_mutmut(max_children: int) -> float:
     """Run mutmut (through tests.mutation_scope) from the project root; how long it took."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "tests.mutation_scope", "run", "--max-children", str(max_children)],
-                   cwd=ROOT, check=True)
+    # By path, not `-m tests.mutation_scope`: a `tests` package imported from the project root would
+    # shadow the copy under mutants/ that pytest imports there.
+    subprocess.run([sys.executable, str(ROOT / "tests" / "mutation_scope.py"), "run", "--max-children",
+                    str(max_children)], cwd=ROOT, check=True)
     return time.monotonic() - started
 
 
@@ -146,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="score what mutants/ holds, run nothing")
     args = parser.parse_args(argv)
 
+    if not args.no_run:
+        print(f"mutate: {reopen_undetected()} undetected mutants of the last run are tested again")
     seconds = None if args.no_run else run_mutmut(args.max_children)
     found = results()
     if not found:

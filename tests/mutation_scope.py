@@ -7,7 +7,7 @@ answer for a module are the ones written for it (tests mirror the code), so this
 mutmut's record to them before any mutant runs: pytest then collects only those files. A mutant
 that only some other test would notice counts as not detected: its module's tests lack that row.
 
-    python -m tests.mutation_scope run [--max-children N]     # what `make mutate` runs
+    python tests/mutation_scope.py run [--max-children N]     # what `make mutate` runs
 
 mutmut 3.8.1 has no option for this: ``mutmut.__main__._run`` asks ``collect_or_load_stats`` for
 the record (loaded from ``mutants/mutmut-stats.json``, or collected and saved there) and then

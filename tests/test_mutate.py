@@ -100,3 +100,16 @@ def test_the_record_keeps_only_each_functions_own_tests():
     mutation_scope.narrow(record)
     assert record == {"policies.images.x_check": {"tests/test_policies_images.py::test_a"},
                       "gushen_infra.tier.xǁHttpTierǁurl": {"tests/test_tier.py::test_c"}}
+
+
+def test_survivors_of_the_last_run_are_tested_again_and_kills_stand(tmp_path):
+    meta = tmp_path / "gushen_infra" / "workload.py.meta"
+    meta.parent.mkdir()
+    meta.write_text(json.dumps({"exit_code_by_key": {"a__mutmut_1": KILLED, "a__mutmut_2": SURVIVED,
+                                                     "a__mutmut_3": NO_TESTS, "a__mutmut_4": TIMEOUT},
+                                "durations_by_key": {}}))
+    assert mutate.reopen_undetected(tmp_path) == 2
+    data = json.loads(meta.read_text())
+    assert data["exit_code_by_key"] == {"a__mutmut_1": KILLED, "a__mutmut_2": None, "a__mutmut_3": None,
+                                        "a__mutmut_4": TIMEOUT}
+    assert data["durations_by_key"] == {}
