@@ -22,6 +22,7 @@ import redis as redis_py
 from .conftest import require_binary, run_stack
 from .redis_harness import PASSWORD, Cluster, Rendered, Writer, bring_up, running, wait_for
 from .test_config import prod_raw
+from .test_redis_roll_live import ROLL_GAP_LIMIT_SECONDS
 
 @pytest.fixture(scope="module")
 def rendered(prod) -> Rendered:
@@ -167,6 +168,8 @@ def test_pre_stop_hands_the_master_role_over(proxied, rendered, capsys):
               f"{max(gaps):.2f}s; acknowledged: {len(writer.acked)}, lost: {len(lost)}")
     assert lost == []
     assert took < int(cluster.env(node, rendered.redis)["SENTINEL_FAILOVER_TIMEOUT_MS"]) / 1000
+    # The hook asks for the failover: writes must not wait for the Sentinels to see the master down.
+    assert max(gaps) <= ROLL_GAP_LIMIT_SECONDS
 
 
 def test_without_sentinel_ordinal_zero_is_the_master(without_sentinel, tmp_path):
