@@ -26,6 +26,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -132,11 +133,17 @@ def verdict(returncode: int, output: str) -> str:
 def run_tests(tree: Path, ids: list[str]) -> tuple[int, str]:
     env = {**os.environ, "CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
     argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *ids]
-    try:
-        done = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired as e:
-        return -1, f"timed out after {TIMEOUT_SECONDS}s\n{e.stdout or ''}"
-    return done.returncode, done.stdout + done.stderr
+    # A session of its own: a live test signalling process groups cannot reach this runner, and a
+    # timeout ends the servers the tests started along with pytest.
+    with subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as pytest:
+        try:
+            output, _ = pytest.communicate(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(pytest.pid, signal.SIGKILL)
+            output, _ = pytest.communicate()
+            return -1, f"timed out after {TIMEOUT_SECONDS}s\n{output}"
+    return pytest.returncode, output
 
 
 @dataclass
@@ -170,7 +177,7 @@ def score(selected: list[Mutant], scratch: Path) -> list[Result]:
         print(f"{m.name}: {results[-1].verdict} ({results[-1].seconds:.0f}s)", flush=True)
         if results[-1].verdict == ERROR:
             print(tail(output), flush=True)
-        shutil.rmtree(tree)
+        shutil.rmtree(tree, ignore_errors=True)
     return results
 
 
@@ -213,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         selected = select(mutants(), args.quick, args.names)
-        with tempfile.TemporaryDirectory(prefix="mutate-shell-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="mutate-shell-", ignore_cleanup_errors=True) as scratch:
             results = score(selected, Path(scratch))
     except MutantError as e:
         print(f"mutate-shell: {e}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,13 @@ def test_make_mutate_shell_passes_quick_only_when_asked():
         return subprocess.run(["make", "-n", "mutate-shell", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     assert dry().strip().endswith("-m tests.mutate_shell")
     assert dry("QUICK=1").strip().endswith("-m tests.mutate_shell --quick")
+
+
+def test_a_mutant_whose_tests_hang_is_an_error_after_the_timeout(tmp_path, monkeypatch):
+    """A mutant can make a live test wait for ever (a server that never starts): the run goes on."""
+    monkeypatch.setattr(ms, "TIMEOUT_SECONDS", 2)
+    write(tmp_path / "test_hang.py", "import time\n\ndef test_hang():\n    time.sleep(120)\n")
+    started = time.monotonic()
+    code, output = ms.run_tests(tmp_path, ["test_hang.py"])
+    assert ms.verdict(code, output) == ms.ERROR and "timed out after 2s" in output
+    assert time.monotonic() - started < 30, "the hung pytest was ended, not waited for"
