@@ -15,7 +15,7 @@ DEPS := redis-server:redis-server haproxy:haproxy initdb:postgresql promtool:pro
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 APT ?= apt-get
 
-.PHONY: render policy-config test mutate deps policy-venv clean
+.PHONY: render policy-config test mutate mutate-shell deps policy-venv clean
 
 $(STAMP): $(REQS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test: $(STAMP)
 ## Verdicts stay in mutants/, so the next run retests only what changed.
 mutate: $(STAMP)
 	$(PY) -m tests.mutate
+
+## Hand mutants of the pod scripts (tests/mutants/*.patch), each applied in a scratch copy and run against
+## the live tests that must kill it; report in mutation-report/shell.md. QUICK=1 leaves out the slow Redis ones.
+mutate-shell: $(STAMP)
+	$(PY) -m tests.mutate_shell $(if $(QUICK),--quick)
 
 ## Install what the live tests need: the Python packages (.venv) and, with apt-get, every missing binary
 ## of DEPS (sbin and PostgreSQL's versioned bin directory count as installed).

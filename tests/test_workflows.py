@@ -5,7 +5,8 @@ Pulumi Cloud with a short-lived OIDC token (read-only outside the deploy) and ru
 SDK's version with the policy pack and its stack's config; forks get a notice, other pull requests
 a preview only when labelled and approved; the drift check is wired like the deploy; the test
 workflow lays out ``../shared`` and the control plane binaries from pinned, checksummed downloads
-so no test skips on GitHub. Hardening and credentials: test_workflows_security.py; e2e.yml:
+so no test skips on GitHub; the weekly mutation run scores both and uploads its reports. Hardening and
+credentials: test_workflows_security.py; e2e.yml:
 test_workflows_e2e.py.
 """
 
@@ -279,3 +280,29 @@ def test_a_file_whose_checksum_differs_is_refused(tmp_path):
     assert result.returncode == 1
     assert "cert-manager.io_certificates.yaml: SHA-256" in result.stderr
     assert not (tmp_path / "shared" / "crds" / "json-schemas" / "certificate_cert-manager.io_v1.json").exists()
+
+
+# --- the mutation workflow ----------------------------------------------------------------------
+
+
+def test_mutation_runs_weekly_runs_both_scores_uploads_the_reports_then_fails_if_either_failed():
+    workflow = load("mutation.yml")
+    assert [s["cron"] for s in workflow["on"]["schedule"]] == ["17 3 * * 1"], "weekly, Monday 03:17 UTC"
+    assert "workflow_dispatch" in workflow["on"] and "push" not in workflow["on"]
+    (job,) = workflow["jobs"].values()
+    deps = index(job, lambda s: s.get("run", "").splitlines()[:1] == ["make deps"])
+    python, shell = (index(job, lambda s, t=t: s.get("run") == t) for t in ("make mutate", "make mutate-shell"))
+    assert deps < python < shell
+    for i in (python, shell):
+        assert job["steps"][i]["continue-on-error"] is True, "the other score and the upload still run"
+    upload = step(job, "actions/upload-artifact")
+    assert upload["if"] == "always()" and index(job, lambda s: s is upload) > shell
+    assert upload["with"]["path"].split() == ["mutation-report/", "mutants/**/*.meta"]
+    last = job["steps"][-1]
+    assert index(job, lambda s: s is last) > index(job, lambda s: s is upload)
+    assert last["env"] == {"PYTHON_OUTCOME": "${{ steps.python.outcome }}", "SHELL_OUTCOME": "${{ steps.shell.outcome }}"}
+    assert {job["steps"][python]["id"], job["steps"][shell]["id"]} == {"python", "shell"}
+    for outcomes, ok in ((("success", "success"), True), (("failure", "success"), False), (("success", "failure"), False)):
+        env = {"PATH": "/usr/bin:/bin", "PYTHON_OUTCOME": outcomes[0], "SHELL_OUTCOME": outcomes[1]}
+        done = subprocess.run(["bash", "-e", "-c", last["run"]], env=env, capture_output=True, text=True)
+        assert (done.returncode == 0) == ok, (outcomes, done)
