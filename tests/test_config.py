@@ -57,6 +57,8 @@ def test_prod_config_is_valid_and_typed():
 
 BAD_CASES = [
     ("web.resources.requests.cpu", "500x", "gushen:web.resources.requests.cpu: malformed quantity (got '500x')"),
+    # YAML's .inf (the offline render reads the stack file with PyYAML) is a number, not a quantity.
+    ("web.resources.limits.cpu", float("inf"), "gushen:web.resources.limits.cpu: malformed quantity (got inf)"),
     ("api.resources.limits.memory", "2GB", "gushen:api.resources.limits.memory: malformed quantity; Kubernetes spells it '2Gi' (powers of 1024, what memory sizes use) or '2G' (powers of 1000) (got '2GB')"),
     ("api.resources.requests.memory", "3Gi",
      "gushen:api.resources.requests.memory: request '3Gi' is above the limit '2Gi'"),
@@ -222,6 +224,35 @@ def test_every_cidr_key_is_checked_the_same_way():
     ]
 
 
+# --- directories the containers write to ---------------------------------------------------------
+
+ABS_PATH = "want an absolute directory path such as /tmp (not /, no '..')"
+
+
+@pytest.mark.parametrize("path,value", [
+    ("api.home", "relative/home"), ("api.home", "/"), ("api.home", "//"), ("api.home", "/srv//home"),
+    ("api.home", "/srv/../etc"), ("api.home", "/srv/.."), ("web.writablePaths.1", "cache"),
+])
+def test_a_directory_that_is_not_absolute_or_climbs_out_is_refused(path, value):
+    raw = set_path(copy.deepcopy(prod_raw()), path.rsplit(".", 1)[0], ["/tmp", value]) if path[-1].isdigit() \
+        else with_change(path, value)
+    assert problems_of(raw) == [f"gushen:{path}: {ABS_PATH} (got {value!r})"]
+
+
+@pytest.mark.parametrize("value,kept", [
+    ("/srv/home", "/srv/home"), ("/srv/home/", "/srv/home"), ("/srv/home//", None), ("/opt/TeX", "/opt/TeX"),
+    ("/srv/..data", "/srv/..data"),
+])
+def test_a_directory_is_kept_as_written_without_its_trailing_slash(value, kept):
+    """What the container's ``HOME`` and its volume's mount path become (``None``: refused)."""
+    try:
+        home = config.validate(with_change("api.home", value), SECRET_KEYS).api.home
+    except config.ConfigError as exc:
+        assert exc.problems == [f"gushen:api.home: {ABS_PATH} (got {value!r})"]
+        home = None
+    assert home == kept
+
+
 # --- hints where the mistake is obvious ----------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -231,10 +262,22 @@ def test_every_cidr_key_is_checked_the_same_way():
         ("web.resources.limits.memroy", "1Gi", "gushen:web.resources.limits.memroy: unknown key (did you mean 'memory'?), value '1Gi'"),
         ("redis.sentinel.quorom", 2, "gushen:redis.sentinel.quorom: unknown key (did you mean 'quorum'?), value 2"),
         ("tls.acmeMail", "ops@lurus.cn", "gushen:tls.acmeMail: unknown key (did you mean 'acmeEmail'?), value 'ops@lurus.cn'"),
+        # A node's name is no key: the suggestion comes from the node's own keys.
+        ("clusterNodes.cloud-ubuntu-3-2c2g.memroy", "4Gi",
+         "gushen:clusterNodes.cloud-ubuntu-3-2c2g.memroy: unknown key (did you mean 'memory'?), value '4Gi'"),
+        # The secrets are top-level keys: not offered as if they belonged under web.
+        ("web.kubeconfig", "k3s.yaml", "gushen:web.kubeconfig: unknown key (a typo?), value 'k3s.yaml'"),
     ],
 )
 def test_a_nested_typo_gets_a_suggestion_from_its_own_level(path, value, expected):
     assert expected in problems_of(with_change(path, value))
+
+
+def test_a_top_level_typo_is_suggested_from_the_keys_and_the_secrets():
+    assert problems_of({**prod_raw(), "kubeContxt": "k3s", "databasePasword": "x"}) == [
+        "gushen:kubeContxt: unknown key (did you mean 'kubeContext'?), value 'k3s'",
+        "gushen:databasePasword: unknown key (did you mean 'databasePassword'?), value 'x'",
+    ]
 
 
 def test_a_typo_inside_a_list_item_is_suggested_from_the_items_keys():

@@ -43,15 +43,16 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 
 
 def _keys_at(loc: list[str]) -> list[str]:
-    """The keys allowed beside ``loc[-1]`` (the model that holds it), for a did-you-mean."""
+    """The keys allowed beside ``loc[-1]`` (the model that holds it), for a did-you-mean.
+
+    A part of ``loc`` that names no field is a list index or a dict key (a node's name in
+    ``clusterNodes``): an item of the field before it, whose model already stands for it."""
     model: Optional[type[BaseModel]] = Settings
     for part in loc[:-1]:
-        if part.isdigit():  # a list item: the list's model already stands for it
-            continue
         fields = {field.alias or name: field for name, field in model.model_fields.items()}  # type: ignore[union-attr]
-        model = _model_in(fields[part].annotation) if part in fields else None
-        if model is None:
-            return []
+        if part in fields:
+            # Only a model refuses an unknown key, so every field on the way holds one.
+            model = _model_in(fields[part].annotation)
     keys = _keys_of(model)  # type: ignore[arg-type]
     return keys + list(SECRET_KEYS) if len(loc) == 1 else keys
 

@@ -38,7 +38,7 @@ def _unit_hint(value: Any) -> str:
     if not match:
         return ""
     number, prefix = match["number"], match["prefix"].upper()
-    binary = f"{number}{'Ki' if prefix == 'K' else prefix + 'i'}"
+    binary = f"{number}{prefix}i"
     decimal = f"{number}{'k' if prefix == 'K' else prefix}"
     return f"; Kubernetes spells it {binary!r} (powers of 1024, what memory sizes use) or {decimal!r} (powers of 1000)"
 
@@ -122,9 +122,10 @@ Bool = Annotated[bool, BeforeValidator(_bool)]
 
 
 def _abs_path(value: str) -> str:
-    if not value.startswith("/") or value.rstrip("/") == "" or "//" in value or "/../" in f"{value}/":
+    path = value.rstrip("/")  # "/tmp/" is /tmp; "/" alone leaves nothing, and is refused
+    if not path.startswith("/") or "//" in value or "/../" in f"{path}/":
         raise ValueError("want an absolute directory path such as /tmp (not /, no '..')")
-    return value.rstrip("/")
+    return path
 
 
 AbsPath = Annotated[str, AfterValidator(_abs_path)]
