@@ -273,6 +273,16 @@ def test_a_nested_typo_gets_a_suggestion_from_its_own_level(path, value, expecte
     assert expected in problems_of(with_change(path, value))
 
 
+@pytest.mark.parametrize("value, quoted", [
+    ({"replicas": 2, "port": 3000}, '{"port": 3000, "replicas": 2}'),  # keys sorted: one dict, one text
+    (["a" * 76], '["' + "a" * 76 + '"]'),  # 80 characters: whole
+    (["a" * 77], '["' + "a" * 75 + "..."),  # 81: cut to 80
+], ids=["sorted", "80 chars", "81 chars"])
+def test_a_structured_value_is_quoted_as_json_and_cut_at_80_characters(value, quoted):
+    assert len(quoted) <= 80
+    assert problems_of({**prod_raw(), "webb": value}) == [f"gushen:webb: unknown key (did you mean 'web'?), value {quoted}"]
+
+
 def test_a_top_level_typo_is_suggested_from_the_keys_and_the_secrets():
     assert problems_of({**prod_raw(), "kubeContxt": "k3s", "databasePasword": "x"}) == [
         "gushen:kubeContxt: unknown key (did you mean 'kubeContext'?), value 'k3s'",

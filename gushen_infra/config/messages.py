@@ -64,7 +64,7 @@ def _format(error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required key is missing"
     if kind == "extra_forbidden":
-        hint = difflib.get_close_matches(loc[-1], _keys_at(loc), n=1)
+        hint = difflib.get_close_matches(loc[-1], _keys_at(loc))  # best first
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else " (a typo?)"
         return f"{key}: unknown key{suggestion}, value {_quote(error['input'])}"
     message = error["msg"].removeprefix("Value error, ")
