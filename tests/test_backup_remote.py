@@ -98,7 +98,8 @@ def test_sftp_repository_gets_its_target_and_key(repository, target):
 
 
 @pytest.mark.parametrize("remote, port", [({}, 443), (SFTP, 2222), ({**SFTP, "repository": SFTP_FORMS[2][0]}, 22),
-                                          ({"repository": "rest:http://198.51.100.8:8000/", "cidr": "198.51.100.8/32"}, 8000)])
+                                          ({"repository": "rest:http://198.51.100.8:8000/", "cidr": "198.51.100.8/32"}, 8000),
+                                          ({"repository": "rest:http://198.51.100.8/", "cidr": "198.51.100.8/32"}, 80)])
 def test_backup_pods_may_reach_the_repository_only(remote, port):
     network = {**prod_raw()["network"], "enabled": True}
     raw = prod_raw()["backup"]

@@ -134,8 +134,8 @@ class BackupRemote(_Model):
         """The TCP port the repository listens on."""
         if self.scheme == "sftp":
             return self.sftp_target()[2]
-        match = _HTTP_TARGET.match((self.repository or "").split(":", 1)[1])
-        assert match, "validated"
+        match = _HTTP_TARGET.match(str(self.repository).split(":", 1)[1])
+        assert match  # _restic_repository refused any other form
         return int(match["port"] or (443 if match["scheme"] == "https" else 80))
 
     def secret_keys(self) -> tuple[str, ...]:
