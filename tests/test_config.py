@@ -311,6 +311,16 @@ def test_a_key_outside_the_namespace_is_named_instead_of_missing(namespace):
     ]
 
 
+def test_any_key_in_a_namespace_close_to_gushen_is_named_even_one_the_program_does_not_know():
+    with pytest.raises(config.ConfigError) as info:
+        config.validate(prod_raw(), SECRET_KEYS, {"gushen-prod:colour": "blue", "kubernetes:enableServerSideApply": "true"})
+    assert info.value.problems == [
+        "gushen-prod:colour: outside the gushen: namespace, so the program never reads it; did you mean "
+        "gushen:colour? (set it with pulumi config set 'gushen:colour' <value>, then pulumi config rm "
+        "'gushen-prod:colour'; got 'blue')"
+    ]
+
+
 def test_keys_of_other_programs_namespaces_are_left_alone():
     assert config.validate(prod_raw(), SECRET_KEYS, {"kubernetes:context": "k3s", "aws:region": "x"}).domain
 
