@@ -38,10 +38,18 @@ def test_the_prod_file_s_placeholders_are_found():
         ("192.0.2.10/32", True), ("198.51.100.0/24", True), ("203.0.113.9/32", True), ("2001:db8::5/128", True),
         ("ops@lurus.cn", False), ("10.0.3.4/32", False), ("192.0.3.0/24", False), ("0.0.0.0/0", False),
         ("https://api.lurus.cn/v1", False), ("gushen.lurus.cn", False), ("examples.com", False),
+        ("192.0.2.10/24", True), ("example.com", True), ("s3:https://s3.example.org/gushen-backups", True),
+        ("sftp:backup@backup.invalid:/srv/restic", True), ("rest:https://restic.example.net:8000/", True),
     ],
 )
 def test_what_counts_as_a_placeholder(value, expected):
     assert config.is_placeholder(value) is expected
+
+
+def test_a_placeholder_in_a_list_is_named_by_its_index_as_config_set_path_spells_it():
+    raw = {**prod_raw(), "app": {**prod_raw()["app"], "corsOrigins": ["https://gushen.lurus.cn", "https://gushen.example.com"]}}
+    assert "gushen:app.corsOrigins.1: 'https://gushen.example.com' is a placeholder; set the real value with " \
+        "pulumi config set --path 'gushen:app.corsOrigins[1]' <value>" in config.placeholder_lines(config.validate(raw, SECRET_KEYS))
 
 
 class EngineMonitor:

@@ -74,5 +74,5 @@ def _format(error: Mapping[str, Any]) -> str:
 def _set_command(key: str, value: str = "<value>") -> str:
     """The CLI command that sets a (dotted) key, list items as ``[i]`` as ``--path`` spells them."""
     path = re.sub(r"\.([0-9]+)(?=\.|$)", r"[\1]", key)
-    flag = " --path" if "." in key or "[" in path else ""
+    flag = " --path" if "." in key else ""
     return f"pulumi config set{flag} '{NAMESPACE}:{path}' {value}"

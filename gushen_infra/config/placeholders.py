@@ -27,7 +27,7 @@ def is_placeholder(value: str) -> bool:
     if PLACEHOLDER_WORD in text:
         return True
     try:
-        network = ipaddress.ip_network(text, strict=False)
+        network = ipaddress.ip_interface(text).network  # an address with any prefix length
     except ValueError:
         hosts = re.split(r"[@/:\s,]+", text)
         return any(h == d or h.endswith("." + d) for h in hosts for d in RESERVED_DOMAINS)
