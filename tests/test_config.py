@@ -329,6 +329,43 @@ def test_a_flat_dotted_key_points_at_config_set_path():
     ]
 
 
+def test_a_flat_key_among_sorted_keys_is_the_only_problem():
+    """The engine hands the keys over sorted (tests/test_config_deploy.py, the language host): the keys
+    after a flat one, and after each secret, are read too."""
+    assert problems_of(dict(sorted({**prod_raw(), "backup.enabled": "true"}.items()))) == [
+        "gushen:backup.enabled: one flat key named 'backup.enabled', not a nested one: set it with pulumi config "
+        "set --path 'gushen:backup.enabled' <value> and remove this one (pulumi config rm 'gushen:backup.enabled'); got True"
+    ]
+
+
+def test_a_stack_whose_every_key_is_outside_the_namespace_is_told_that_not_that_it_is_empty():
+    with pytest.raises(config.ConfigError) as info:
+        config.validate({}, SECRET_KEYS, {"gushn:domain": "gushen.lurus.cn"})
+    assert info.value.problems == [
+        "gushn:domain: outside the gushen: namespace, so the program never reads it; did you mean gushen:domain? "
+        "(set it with pulumi config set 'gushen:domain' <value>, then pulumi config rm 'gushn:domain'; got 'gushen.lurus.cn')"
+    ]
+
+
+def test_adoption_needs_the_live_secrets_values():
+    raw = with_change("adopt", {"enabled": True})
+    raw["network"]["enabled"] = False
+    raw["redisPassword"] = raw["nextauthSecret"] = "[secret]"  # as the render's placeholders
+    assert config.validate(raw, SECRET_KEYS).adopt.enabled is True
+    del raw["redisPassword"], raw["nextauthSecret"]
+    assert problems_of(raw) == [
+        f"gushen:{key}: required while adopt.enabled is true: the live Secret's value (docs/adoption.md; "
+        f"pulumi config set --secret gushen:{key} ...)" for key in ("redisPassword", "nextauthSecret")
+    ]
+
+
+def test_with_backups_off_the_off_site_copys_secrets_are_not_needed():
+    raw = with_change("backup.enabled", False)
+    assert raw["backup"]["remote"]["enabled"] is True
+    del raw["resticPassword"], raw["resticAwsAccessKeyId"], raw["resticAwsSecretAccessKey"]
+    assert config.validate(raw, SECRET_KEYS).backup.enabled is False
+
+
 @pytest.mark.parametrize("raw", [{}, {key: "x" for key in SECRET_KEYS}], ids=["nothing", "secrets only"])
 def test_no_config_at_all_is_one_line_not_one_per_key(raw):
     assert problems_of(raw) == [

@@ -63,8 +63,13 @@ class EngineMonitor:
         return getattr(self._inner, name)
 
 
-def run_against_engine(preview: bool, overrides=None, mocks=None) -> tuple[list, list[str]]:
-    """The program as the engine runs it (preview or update); what it registered and logged."""
+def run_against_engine(preview: bool, overrides=None, mocks=None, environ=None) -> tuple[list, list[str]]:
+    """The program as the engine runs it (preview or update); what it registered and logged.
+
+    With ``environ`` (pytest's monkeypatch) the config arrives as pulumi-language-python hands it to
+    the program (sdk/python/cmd/pulumi-language-python/main.go, ``constructConfig`` and
+    ``constructConfigSecretKeys``): ``PULUMI_CONFIG``, a JSON object (Go's encoding/json sorts a
+    map's keys), and ``PULUMI_CONFIG_SECRET_KEYS``; otherwise as the mocks set it."""
     mocks = mocks if mocks is not None else render.RecordingMocks()
     values, secret_keys = render.stack_config("prod", ROOT)
     for key, value in (overrides or {}).items():
@@ -81,7 +86,12 @@ def run_against_engine(preview: bool, overrides=None, mocks=None) -> tuple[list,
     pulumi.runtime.set_mocks(
         mocks, project=render.PROJECT, stack="prod", preview=preview, logger=logger, monitor=EngineMonitor(mocks)
     )
-    pulumi.runtime.set_all_config(values, secret_keys)
+    if environ is None:
+        pulumi.runtime.set_all_config(values, secret_keys)
+    else:
+        environ.setenv("PULUMI_CONFIG", json.dumps(dict(sorted(values.items()))))
+        environ.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(secret_keys))
+        pulumi.runtime.set_all_config({}, [])
 
     @pulumi.runtime.test
     def run():
@@ -129,6 +139,12 @@ REAL = {
 def test_pulumi_up_deploys_once_the_real_values_are_set():
     resources, logged = run_against_engine(preview=False, overrides=REAL)
     assert len(resources) > 30 and not any("placeholder" in line for line in logged)
+
+
+def test_the_config_as_the_language_host_hands_it_over_is_read_whole(monkeypatch):
+    """Sorted, the secrets fall among the plain keys; they arrive marked secret only in the env."""
+    resources, _ = run_against_engine(preview=False, overrides=REAL, environ=monkeypatch)
+    assert len(resources) > 30
 
 
 def test_pulumi_preview_warns_about_each_placeholder_and_goes_on():
