@@ -14,6 +14,7 @@ import pytest
 from pulumi.runtime.mocks import MockMonitor
 
 from gushen_infra import config, render
+from gushen_infra.render import plain
 
 from .conftest import ROOT, run_stack
 from .test_config import SECRET_KEYS, problems_of, prod_raw
@@ -63,13 +64,14 @@ class EngineMonitor:
         return getattr(self._inner, name)
 
 
-def run_against_engine(preview: bool, overrides=None, mocks=None, environ=None) -> tuple[list, list[str]]:
+def run_against_engine(preview: bool, overrides=None, mocks=None, environ=None, offline=False) -> tuple[list, list[str]]:
     """The program as the engine runs it (preview or update); what it registered and logged.
 
     With ``environ`` (pytest's monkeypatch) the config arrives as pulumi-language-python hands it to
     the program (sdk/python/cmd/pulumi-language-python/main.go, ``constructConfig`` and
     ``constructConfigSecretKeys``): ``PULUMI_CONFIG``, a JSON object (Go's encoding/json sorts a
-    map's keys), and ``PULUMI_CONFIG_SECRET_KEYS``; otherwise as the mocks set it."""
+    map's keys), and ``PULUMI_CONFIG_SECRET_KEYS``; otherwise as the mocks set it. ``offline``: under the
+    render's own monitor (a ``MockMonitor``) instead."""
     mocks = mocks if mocks is not None else render.RecordingMocks()
     values, secret_keys = render.stack_config("prod", ROOT)
     for key, value in (overrides or {}).items():
@@ -84,7 +86,8 @@ def run_against_engine(preview: bool, overrides=None, mocks=None, environ=None) 
     handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
     logger.addHandler(handler)
     pulumi.runtime.set_mocks(
-        mocks, project=render.PROJECT, stack="prod", preview=preview, logger=logger, monitor=EngineMonitor(mocks)
+        mocks, project=render.PROJECT, stack="prod", preview=preview, logger=logger,
+        monitor=MockMonitor(mocks) if offline else EngineMonitor(mocks)
     )
     if environ is None:
         pulumi.runtime.set_all_config(values, secret_keys)
@@ -141,6 +144,25 @@ def test_pulumi_up_deploys_once_the_real_values_are_set():
     assert len(resources) > 30 and not any("placeholder" in line for line in logged)
 
 
+def test_each_secret_reaches_what_uses_it():
+    """In adoption mode the live Secret's own values are kept (not new random ones); the off-site
+    copy's credentials go to Secret backup-remote; the kubeconfig to both providers."""
+    stack = run_stack("prod", {"adopt": {"enabled": True}, "network": {**prod_raw()["network"], "enabled": False}})
+    fake = render.placeholder
+    assert stack.get("Secret", "ai-qtrd-secrets")["stringData"] == {
+        "DATABASE_PASSWORD": fake("databasePassword"), "DEEPSEEK_API_KEY": fake("deepseekApiKey"),
+        "LURUS_API_KEY": fake("lurusApiKey"), "NEXTAUTH_SECRET": fake("nextauthSecret"),
+        "REDIS_PASSWORD": fake("redisPassword"),
+        "DATABASE_URL": f"postgresql://postgres:{fake('databasePassword')}@postgres.set-me.invalid:5432/gushen",
+    }
+    assert stack.get("Secret", "backup-remote")["stringData"] == {
+        "RESTIC_PASSWORD": fake("resticPassword"), "AWS_ACCESS_KEY_ID": fake("resticAwsAccessKeyId"),
+        "AWS_SECRET_ACCESS_KEY": fake("resticAwsSecretAccessKey"),
+    }
+    providers = [r for r in stack.resources if r.type == "pulumi:providers:kubernetes"]
+    assert len(providers) == 2 and all(plain(r.inputs)["kubeconfig"] == fake("kubeconfig") for r in providers)
+
+
 def test_the_config_as_the_language_host_hands_it_over_is_read_whole(monkeypatch):
     """Sorted, the secrets fall among the plain keys; they arrive marked secret only in the env."""
     resources, _ = run_against_engine(preview=False, overrides=REAL, environ=monkeypatch)
@@ -173,8 +195,10 @@ def test_an_update_that_only_writes_yaml_warns_instead():
 
 
 def test_the_offline_render_is_not_a_deploy():
-    """Under the render's mocks (preview false, like an update) the placeholders pass."""
-    assert run_stack("prod").get("Deployment", "ai-qtrd-web")
+    """Under the render's mocks (preview false, like an update) the placeholders pass, and are not
+    logged by the program: the render lists them itself, once."""
+    resources, logged = run_against_engine(preview=False, offline=True)
+    assert len(resources) > 30 and not any("placeholder" in line for line in logged)
 
 
 def test_render_mode_with_a_kubeconfig_is_refused_naming_both_keys():
