@@ -22,9 +22,9 @@ def prod_raw() -> dict:
 SECRET_KEYS = set(config.SECRET_KEYS)
 
 
-def with_change(path: str, value) -> dict:
-    """Prod config with one (dotted) key set to ``value``; ``...`` deletes it."""
-    raw = copy.deepcopy(prod_raw())
+def with_change(path: str, value, raw=None) -> dict:
+    """Prod config (or ``raw``) with one (dotted) key set to ``value``; ``...`` deletes it."""
+    raw = copy.deepcopy(prod_raw() if raw is None else raw)
     *parents, leaf = path.split(".")
     node = raw
     for part in parents:

@@ -76,10 +76,11 @@ def run_against_engine(preview: bool, overrides=None, mocks=None, environ=None, 
     values, secret_keys = render.stack_config("prod", ROOT)
     for key, value in (overrides or {}).items():
         # As the CLI hands config over: strings as they are, structured values as JSON; None unsets.
+        full = key if ":" in key else f"gushen:{key}"
         if value is None:
-            values.pop(f"gushen:{key}", None)
+            values.pop(full, None)
         else:
-            values[f"gushen:{key}"] = value if isinstance(value, str) else json.dumps(value)
+            values[full] = value if isinstance(value, str) else json.dumps(value)
     logged: list[str] = []
     logger = logging.getLogger("test-engine")
     handler = logging.Handler()
@@ -142,6 +143,22 @@ REAL = {
 def test_pulumi_up_deploys_once_the_real_values_are_set():
     resources, logged = run_against_engine(preview=False, overrides=REAL)
     assert len(resources) > 30 and not any("placeholder" in line for line in logged)
+
+
+def test_a_real_run_names_a_key_outside_the_namespace():
+    with pytest.raises(config.ConfigError) as info:
+        run_against_engine(preview=True, overrides={"domain": None, "gushn:domain": "gushen.lurus.cn"})
+    assert info.value.problems == [
+        "gushn:domain: outside the gushen: namespace, so the program never reads it; did you mean gushen:domain? "
+        "(set it with pulumi config set 'gushen:domain' <value>, then pulumi config rm 'gushn:domain'; got 'gushen.lurus.cn')"
+    ]
+
+
+def test_with_backups_off_a_deploy_reads_no_restic_secret():
+    unset = {key: None for key in config.BACKUP_REMOTE_SECRETS}
+    resources, _ = run_against_engine(
+        preview=False, overrides={**REAL, "backup": {**REAL["backup"], "enabled": False}, **unset})
+    assert len(resources) > 30 and "backup-remote" not in {r.name for r in resources}
 
 
 def test_each_secret_reaches_what_uses_it():

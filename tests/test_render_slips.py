@@ -97,6 +97,24 @@ def test_required_secrets_are_what_validate_refuses_without():
         assert any(p.startswith(f"gushen:{key}: required") for p in problems), (key, problems)
 
 
+@pytest.mark.parametrize("change, needed", [
+    ({}, ("kubeconfig", "resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey")),
+    ({"renderYamlToDirectory": "out/yaml", "kubeconfig": ..., "kubeContext": ...},
+     ("resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey")),
+    ({"explicitCluster": False, "kubeconfig": ..., "kubeContext": ...},
+     ("resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey")),
+    ({"backup.enabled": False}, ("kubeconfig",)),
+    ({"backup.remote.enabled": False}, ("kubeconfig",)),
+    ({"adopt": {"enabled": True}, "network.enabled": False, "redisPassword": "x", "nextauthSecret": "x"},
+     ("kubeconfig", "resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey", "redisPassword", "nextauthSecret")),
+], ids=repr)
+def test_the_secrets_a_deploy_needs_follow_the_config(change, needed):
+    raw = prod_raw()
+    for path, value in change.items():
+        raw = with_change(path, value, raw)
+    assert config.required_secrets(config.validate(raw, SECRET_KEYS)) == config.REQUIRED_SECRETS + needed
+
+
 #: What the render offers for every stack: placeholders, so a stack file need not hold the secrets.
 RENDER_SECRETS = ("deepseekApiKey", "databasePassword", "lurusApiKey",
                   "resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey", "resticSftpKey")
