@@ -200,6 +200,29 @@ def test_what_kubernetes_would_refuse_or_misread_is_refused_with_a_hint(path, va
     assert f"(got {value!r})" in problems[0], "the message quotes the value"
 
 
+def resources_keys(model=None, key="") -> list[str]:
+    """The dotted key of every ``Resources`` block in the settings."""
+    out = []
+    for name, field in (model or config.Settings).model_fields.items():
+        alias, inner = field.alias or name, config._model_in(field.annotation)
+        if inner is config.Resources:
+            out.append(f"{key}{alias}")
+        elif inner is not None:
+            out += resources_keys(inner, f"{key}{alias}.")
+    return out
+
+
+@pytest.mark.parametrize("key", resources_keys())
+def test_every_request_above_its_limit_is_named_by_its_own_key(key):
+    block = config.validate(prod_raw(), SECRET_KEYS).model_dump(by_alias=True)
+    for part in key.split("."):
+        block = block[part]
+    raw = with_change(key, {**block, "requests": {**block["requests"], "memory": "64Gi"}})
+    assert problems_of(raw) == [
+        f"gushen:{key}.requests.memory: request '64Gi' is above the limit {block['limits']['memory']!r}"
+    ]
+
+
 def test_every_cidr_key_is_checked_the_same_way():
     """Each ``Cidr`` field of the settings refuses an address without a prefix length."""
     cidr_keys = []
