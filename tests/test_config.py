@@ -95,6 +95,31 @@ def test_every_problem_is_reported_at_once():
     assert any(p.startswith("gushen:domian: unknown key (did you mean 'domain'?)") for p in problems)
 
 
+def test_every_cross_field_problem_is_reported_at_once_in_the_settings_order():
+    raw = prod_raw()
+    raw["nodes"]["web"] = "cloud-ubuntu-9"
+    raw["web"]["resources"]["requests"]["cpu"] = "600m"
+    raw["api"]["autoscaling"] = {"enabled": True, "minReplicas": 3, "maxReplicas": 2, "cpuUtilization": 70}
+    raw["redis"]["maxmemory"] = "4gb"
+    raw["tls"].update(issuer="letsencrypt-staging", stagingIssuer=False)
+    raw["backup"]["remote"]["redisRetention"] = {}
+    raw["network"]["httpsEgress"] = [{"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}]
+    raw["monitoring"] = {"enabled": False, "prometheusRule": True}
+    raw["adopt"]["force"] = ["Deployment/redis-proxy"]
+    assert problems_of(raw) == [
+        "gushen:nodes.web: unknown node 'cloud-ubuntu-9'; gushen:clusterNodes declares cloud-ubuntu-1-16c32g, "
+        "cloud-ubuntu-2-4c8g, cloud-ubuntu-3-2c2g (a renamed node is renamed in both places)",
+        "gushen:web.resources.requests.cpu: request '600m' is above the limit '500m'",
+        "gushen:api.autoscaling.minReplicas: 3 is above maxReplicas 2",
+        "gushen:redis.maxmemory: '4gb' is not below the memory limit '2Gi' (the kernel would kill Redis before it evicts)",
+        "gushen:tls.issuer: 'letsencrypt-staging' needs stagingIssuer: true (got stagingIssuer: false)",
+        "gushen:backup.remote.redisRetention: set at least one count, or restic forget would delete everything (got {})",
+        "gushen:network.httpsEgress.0.except.0: '192.168.0.0/16' is not a strict subnet of cidr '10.0.0.0/8'",
+        "gushen:monitoring.prometheusRule: true needs enabled: true (got enabled: false)",
+        "gushen:adopt.force: 'Deployment/redis-proxy' is not in gushen:adopt.objects",
+    ]
+
+
 def test_secret_in_plain_text_is_refused():
     raw = {**prod_raw(), "deepseekApiKey": "sk-123"}
     problems = problems_of(raw, secret_keys=SECRET_KEYS - {"deepseekApiKey"})
