@@ -100,9 +100,13 @@ def test_every_cross_field_problem_is_reported_at_once_in_the_settings_order():
     raw["nodes"]["web"] = "cloud-ubuntu-9"
     raw["web"]["resources"]["requests"]["cpu"] = "600m"
     raw["api"]["autoscaling"] = {"enabled": True, "minReplicas": 3, "maxReplicas": 2, "cpuUtilization": 70}
+    for block in (raw["redis"], raw["redis"]["sentinel"], raw["redis"]["proxy"]):
+        block["resources"]["requests"]["memory"] = "4Gi"
     raw["redis"]["maxmemory"] = "4gb"
     raw["tls"].update(issuer="letsencrypt-staging", stagingIssuer=False)
-    raw["backup"]["remote"]["redisRetention"] = {}
+    raw["backup"]["remote"].update(
+        resources={"requests": {"cpu": "50m", "memory": "4Gi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        redisRetention={}, postgresRetention={})
     raw["network"]["httpsEgress"] = [{"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}]
     raw["monitoring"] = {"enabled": False, "prometheusRule": True}
     raw["adopt"]["force"] = ["Deployment/redis-proxy"]
@@ -111,13 +115,23 @@ def test_every_cross_field_problem_is_reported_at_once_in_the_settings_order():
         "cloud-ubuntu-2-4c8g, cloud-ubuntu-3-2c2g (a renamed node is renamed in both places)",
         "gushen:web.resources.requests.cpu: request '600m' is above the limit '500m'",
         "gushen:api.autoscaling.minReplicas: 3 is above maxReplicas 2",
+        "gushen:redis.resources.requests.memory: request '4Gi' is above the limit '2Gi'",
+        "gushen:redis.sentinel.resources.requests.memory: request '4Gi' is above the limit '64Mi'",
+        "gushen:redis.proxy.resources.requests.memory: request '4Gi' is above the limit '128Mi'",
         "gushen:redis.maxmemory: '4gb' is not below the memory limit '2Gi' (the kernel would kill Redis before it evicts)",
         "gushen:tls.issuer: 'letsencrypt-staging' needs stagingIssuer: true (got stagingIssuer: false)",
+        "gushen:backup.remote.resources.requests.memory: request '4Gi' is above the limit '512Mi'",
         "gushen:backup.remote.redisRetention: set at least one count, or restic forget would delete everything (got {})",
+        "gushen:backup.remote.postgresRetention: set at least one count, or restic forget would delete everything (got {})",
         "gushen:network.httpsEgress.0.except.0: '192.168.0.0/16' is not a strict subnet of cidr '10.0.0.0/8'",
         "gushen:monitoring.prometheusRule: true needs enabled: true (got enabled: false)",
         "gushen:adopt.force: 'Deployment/redis-proxy' is not in gushen:adopt.objects",
     ]
+
+
+def test_an_autoscaler_may_pin_the_replica_count():
+    raw = with_change("api.autoscaling", {"enabled": True, "minReplicas": 2, "maxReplicas": 2, "cpuUtilization": 70})
+    assert config.validate(raw, SECRET_KEYS).api.autoscaling.max_replicas == 2
 
 
 def test_secret_in_plain_text_is_refused():
