@@ -54,36 +54,43 @@ BAD_CASES = [
     ("web.resources.requests.cpu", "500x", "gushen:web.resources.requests.cpu: malformed quantity (got '500x')"),
     # YAML's .inf (the offline render reads the stack file with PyYAML) is a number, not a quantity.
     ("web.resources.limits.cpu", float("inf"), "gushen:web.resources.limits.cpu: malformed quantity (got inf)"),
-    ("api.resources.limits.memory", "2GB", "gushen:api.resources.limits.memory: malformed quantity; Kubernetes spells it '2Gi' (powers of 1024, what memory sizes use) or '2G' (powers of 1000) (got '2GB')"),
+    ("api.resources.limits.memory", "2GB",
+     "gushen:api.resources.limits.memory: malformed quantity; Kubernetes spells it '2Gi' (powers of 1024, what "
+     "memory sizes use) or '2G' (powers of 1000) (got '2GB')"),
     ("api.resources.requests.memory", "3Gi",
      "gushen:api.resources.requests.memory: request '3Gi' is above the limit '2Gi'"),
-    ("web.resources.requests.cpu", "600m", "gushen:web.resources.requests.cpu: request '600m' is above the limit '500m'"),
+    ("web.resources.requests.cpu", "600m",
+     "gushen:web.resources.requests.cpu: request '600m' is above the limit '500m'"),
     ("web.replicas", 0, "gushen:web.replicas: Input should be greater than or equal to 1 (got 0)"),
     ("nodes.web", "", "gushen:nodes.web: empty node name (got '')"),
     ("nodes.data", "   ", "gushen:nodes.data: empty node name (got '   ')"),
-    ("web.image", "gushen-web", "gushen:web.image: image has no tag"),
-    ("api.image", "lurus-ai-qtrd:latest", "gushen:api.image: image is tagged 'latest' (pin a version) (got 'lurus-ai-qtrd:latest')"),
-    ("domain", "gushen_lurus.cn", "gushen:domain: invalid domain"),
-    ("domain", "localhost", "gushen:domain: invalid domain"),
+    ("web.image", "gushen-web",
+     "gushen:web.image: image has no tag (pin a version: the nodes hold imported images only) (got 'gushen-web')"),
+    ("api.image", "lurus-ai-qtrd:latest",
+     "gushen:api.image: image is tagged 'latest' (pin a version) (got 'lurus-ai-qtrd:latest')"),
+    ("domain", "gushen_lurus.cn",
+     "gushen:domain: invalid domain (want a lower-case DNS name such as gushen.lurus.cn) (got 'gushen_lurus.cn')"),
+    ("domain", "localhost",
+     "gushen:domain: invalid domain (want a lower-case DNS name such as gushen.lurus.cn) (got 'localhost')"),
     ("api.port", 70000, "gushen:api.port: Input should be less than or equal to 65535 (got 70000)"),
     ("web.port", 0, "gushen:web.port: Input should be greater than or equal to 1 (got 0)"),
-    ("postgres.port", "five", "gushen:postgres.port: "),
-    ("webb", {"replicas": 2}, "gushen:webb: unknown key (did you mean 'web'?)"),
-    ("web.replica", 2, "gushen:web.replica: unknown key"),
-    ("namespace", "AI_QTRD", "gushen:namespace: invalid name"),
-    ("app.corsOrigins", ["gushen.lurus.cn"], "gushen:app.corsOrigins.0: invalid URL"),
-    ("web.probes.liveness.periodSeconds", 0, "gushen:web.probes.liveness.periodSeconds"),
+    ("postgres.port", "five",
+     "gushen:postgres.port: Input should be a valid integer, unable to parse string as an integer (got 'five')"),
+    ("webb", {"replicas": 2}, 'gushen:webb: unknown key (did you mean \'web\'?), value {"replicas": 2}'),
+    ("web.replica", 2, "gushen:web.replica: unknown key (did you mean 'replicas'?), value 2"),
+    ("namespace", "AI_QTRD",
+     "gushen:namespace: invalid name (want a DNS-1123 label: lower-case letters, digits, '-') (got 'AI_QTRD')"),
+    ("app.corsOrigins", ["gushen.lurus.cn"],
+     "gushen:app.corsOrigins.0: invalid URL (want http:// or https://) (got 'gushen.lurus.cn')"),
+    ("web.probes.liveness.periodSeconds", 0,
+     "gushen:web.probes.liveness.periodSeconds: Input should be greater than or equal to 1 (got 0)"),
     ("nodes.api", ..., "gushen:nodes.api: required key is missing"),
 ]
 
 
 @pytest.mark.parametrize("path,value,expected", BAD_CASES, ids=[f"{c[0]}={c[1]!r}" for c in BAD_CASES])
 def test_bad_value_is_reported_with_key_and_value(path, value, expected):
-    problems = problems_of(with_change(path, value))
-    assert len(problems) == 1, problems
-    assert problems[0].startswith(expected), problems[0]
-    if value is not ... and value != "" and not isinstance(value, (dict, list)):
-        assert repr(value) in problems[0], "the message quotes the value"
+    assert problems_of(with_change(path, value)) == [expected]
 
 
 def test_every_problem_is_reported_at_once():
@@ -176,6 +183,8 @@ QUANTITY_FORMS = [
     ("web.resources.limits.memory", "0.5Gi", "0.5Gi"),
     ("web.resources.limits.memory", "512M", "512M"),
     ("web.resources.limits.memory", " 512Mi ", "512Mi"),
+    ("web.resources.requests.memory", "1Mi", "1Mi"),  # the smallest size taken: below it, a slip of the unit
+    ("web.resources.requests.cpu", 0, "0"),  # no reservation: Kubernetes takes it
 ]
 
 
@@ -204,18 +213,22 @@ def test_numeric_quantities_reach_the_pod_spec_as_kubernetes_reads_them():
 
 REFUSED = [
     ("web.resources.limits.memory", "512m", "'512m' is 0.512 bytes (m is milli, not mega); did you mean '512Mi'?"),
+    ("web.resources.limits.memory", "+512m", "'+512m' is 0.512 bytes (m is milli, not mega); did you mean '512Mi'?"),
     ("api.resources.requests.memory", 512, "'512' is only 512 bytes; did you mean '512Mi'?"),
-    ("web.resources.limits.memory", "0.5", "'0.5' is not a whole number of bytes"),
-    ("redis.storage.size", "10m", "did you mean '10Mi'?"),
-    ("backup.storage.size", "50m", "did you mean '50Mi'?"),
+    ("web.resources.limits.memory", "0.5", "'0.5' is not a whole number of bytes; did you mean '0.5Mi'?"),
+    ("redis.storage.size", "10m", "'10m' is 0.01 bytes (m is milli, not mega); did you mean '10Mi'?"),
+    ("backup.storage.size", "50m", "'50m' is 0.05 bytes (m is milli, not mega); did you mean '50Mi'?"),
     ("web.resources.requests.cpu", "-1", "negative quantity"),
     ("web.resources.requests.cpu", True, "Input should be a valid string"),
     ("web.resources.requests.cpu", "2 cores", "malformed quantity"),
     ("network.postgres.cidr", "192.0.2.10", "no prefix length (one address is 192.0.2.10/32)"),
     ("network.postgres.cidr", "2001:db8::10", "no prefix length (one address is 2001:db8::10/128)"),
-    ("network.postgres.cidr", "192.0.2.10/24", "invalid CIDR (192.0.2.10/24 has host bits set; want e.g. 192.0.2.10/32)"),
-    ("network.postgres.cidr", "198.51.100.7/16", "has host bits set; want e.g. 198.51.100.7/32"),
-    ("network.postgres.cidr", "192.0.2.300/32", "invalid CIDR"),
+    ("network.postgres.cidr", "192.0.2.10/24",
+     "invalid CIDR (192.0.2.10/24 has host bits set; want e.g. 192.0.2.10/32)"),
+    ("network.postgres.cidr", "198.51.100.7/16",
+     "invalid CIDR (198.51.100.7/16 has host bits set; want e.g. 198.51.100.7/32)"),
+    ("network.postgres.cidr", "192.0.2.300/32",
+     "invalid CIDR ('192.0.2.300/32' does not appear to be an IPv4 or IPv6 network; want e.g. 192.0.2.10/32)"),
     ("network.httpsEgress.0.cidr", "203.0.113.7", "no prefix length (one address is 203.0.113.7/32)"),
     ("network.httpsEgress.0.except.0", "10.0.0.1", "no prefix length (one address is 10.0.0.1/32)"),
 ]
@@ -232,11 +245,7 @@ def set_path(raw: dict, path: str, value) -> dict:
 
 @pytest.mark.parametrize("path,value,expected", REFUSED, ids=[f"{c[0]}={c[1]!r}" for c in REFUSED])
 def test_what_kubernetes_would_refuse_or_misread_is_refused_with_a_hint(path, value, expected):
-    problems = problems_of(set_path(copy.deepcopy(prod_raw()), path, value))
-    assert len(problems) == 1, problems
-    assert problems[0].startswith(f"gushen:{path}: "), problems[0]
-    assert expected in problems[0]
-    assert f"(got {value!r})" in problems[0], "the message quotes the value"
+    assert problems_of(set_path(copy.deepcopy(prod_raw()), path, value)) == [f"gushen:{path}: {expected} (got {value!r})"]
 
 
 def resources_keys(model=None, key="") -> list[str]:

@@ -63,7 +63,7 @@ MIN_BYTES = 2**20
 def _bytes(value: str) -> str:
     """A memory or storage size: a whole number of bytes, at least :data:`MIN_BYTES`."""
     amount, suffix = quantity.split(value)
-    number = re.match(r"[0-9.]*", value)[0] or "1"  # type: ignore[index]
+    number = re.match(r"\+?([0-9.]*)", value)[1]  # type: ignore[index]  # a quantity starts with its number
     if suffix == "m":
         raise ValueError(f"{value!r} is {float(amount):g} bytes (m is milli, not mega); did you mean '{number}Mi'?")
     if amount.denominator != 1:
