@@ -64,8 +64,10 @@ BAD_CASES = [
     ("web.replicas", 0, "gushen:web.replicas: Input should be greater than or equal to 1 (got 0)"),
     ("nodes.web", "", "gushen:nodes.web: empty node name (got '')"),
     ("nodes.data", "   ", "gushen:nodes.data: empty node name (got '   ')"),
+    ("nodes.web", "Cloud_1", "gushen:nodes.web: invalid node name (want a DNS-1123 subdomain) (got 'Cloud_1')"),
     ("web.image", "gushen-web",
      "gushen:web.image: image has no tag (pin a version: the nodes hold imported images only) (got 'gushen-web')"),
+    ("web.image", "Gushen-Web:1.0", "gushen:web.image: invalid image reference (got 'Gushen-Web:1.0')"),
     ("api.image", "lurus-ai-qtrd:latest",
      "gushen:api.image: image is tagged 'latest' (pin a version) (got 'lurus-ai-qtrd:latest')"),
     ("domain", "gushen_lurus.cn",
@@ -134,6 +136,18 @@ def test_every_cross_field_problem_is_reported_at_once_in_the_settings_order():
         "gushen:monitoring.prometheusRule: true needs enabled: true (got enabled: false)",
         "gushen:adopt.force: 'Deployment/redis-proxy' is not in gushen:adopt.objects",
     ]
+
+
+def test_requests_equal_to_limits_are_accepted():
+    """Guaranteed QoS: what the pod asks for is what it may use."""
+    limits = {"cpu": "500m", "memory": "512Mi"}
+    raw = with_change("web.resources", {"requests": limits, "limits": limits})
+    assert config.validate(raw, SECRET_KEYS).web.resources.requests.memory == "512Mi"
+
+
+def test_an_image_pinned_by_digest_needs_no_tag():
+    image = "registry.lurus.cn/gushen-web@sha256:" + "0" * 64
+    assert config.validate(with_change("web.image", image), SECRET_KEYS).web.image == image
 
 
 def test_an_autoscaler_may_pin_the_replica_count():
