@@ -130,6 +130,10 @@ BAD_REMOTE = [
      "(got 'sftp:backup@host:relative/path')"),
     ("backup.remote.repository", "sftp://backup@host:99999//srv/restic",
      "gushen:backup.remote.repository: port 99999 is out of range 1-65535"),
+    ("backup.remote.repository", "rest:https://198.51.100.8:0/",
+     "gushen:backup.remote.repository: port 0 is out of range 1-65535 (got 'rest:https://198.51.100.8:0/')"),
+    ("backup.remote.repository", "rest:https://198.51.100.8:65536/",
+     "gushen:backup.remote.repository: port 65536 is out of range 1-65535 (got 'rest:https://198.51.100.8:65536/')"),
     ("backup.remote.cidr", "192.0.2.30/24", "gushen:backup.remote.cidr: invalid CIDR"),
     ("backup.remote.checkReadDataSubset", "all", "gushen:backup.remote.checkReadDataSubset: String should match pattern"),
     ("backup.remote.image", "restic/restic", "gushen:backup.remote.image: image has no tag"),
@@ -143,6 +147,17 @@ def test_bad_remote_config_is_named(path, value, expected):
     problems = problems_of(with_change(path, value))
     assert len(problems) == 1, problems
     assert problems[0].startswith(expected), problems[0]
+
+
+@pytest.mark.parametrize("repository, port", [
+    ("rest:https://198.51.100.8:1/", 1), ("rest:https://198.51.100.8:65535/", 65535),
+    ("sftp://backup@198.51.100.7:65535//srv/restic", 65535), ("s3:https://s3.lurus.cn/gushen-backups/2026@v2", 443),
+])
+def test_a_repository_at_the_edge_of_the_port_range_is_accepted(repository, port):
+    raw = with_change("backup.remote", {**prod_raw()["backup"]["remote"], "repository": repository,
+                                        "sftpKnownHosts": SFTP["sftpKnownHosts"]})
+    remote = config.validate(raw, SECRET_KEYS).backup.remote
+    assert remote.port() == port
 
 
 def test_an_enabled_remote_needs_its_target_and_secrets():

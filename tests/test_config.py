@@ -444,6 +444,17 @@ def test_adoption_needs_the_live_secrets_values():
     ]
 
 
+def test_an_enabled_off_site_copy_without_a_repository_still_names_its_password():
+    raw = with_change("backup.remote", {"enabled": True})
+    del raw["resticPassword"]
+    assert problems_of(raw) == [
+        "gushen:backup.remote.repository: required when enabled is true (e.g. s3:https://s3.example.org/gushen-backups)",
+        "gushen:backup.remote.cidr: required when enabled is true (the repository's address, e.g. 192.0.2.30/32)",
+        "gushen:resticPassword: required secret for backup.remote (any repository) is missing "
+        "(pulumi config set --secret gushen:resticPassword ...)",
+    ]
+
+
 def test_with_backups_off_the_off_site_copys_secrets_are_not_needed():
     raw = with_change("backup.enabled", False)
     assert raw["backup"]["remote"]["enabled"] is True

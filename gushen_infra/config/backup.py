@@ -76,11 +76,8 @@ def _restic_repository(value: str) -> str:
         raise ValueError(f"not an off-cluster restic repository ({_WANT})")
     if match["scheme"] == "sftp":
         _sftp_target(value)
-    else:
-        target = match["rest"]
-        http = _HTTP_TARGET.match(target)
-        if not http or "@" in target:
-            raise ValueError(f"want an http(s) URL without credentials (they are secrets) ({_WANT})")
+    elif not _HTTP_TARGET.match(match["rest"]):  # its host part has no room for user:password@
+        raise ValueError(f"want an http(s) URL without credentials (they are secrets) ({_WANT})")
     port = (_SFTP_URL.match(value) or _HTTP_TARGET.match(match["rest"]) or {"port": None})["port"]
     if port is not None and not 1 <= int(port) <= 65535:
         raise ValueError(f"port {port} is out of range 1-65535")
@@ -124,7 +121,7 @@ class BackupRemote(_Model):
 
     @property
     def scheme(self) -> str:
-        return (self.repository or ":").split(":", 1)[0]
+        return (self.repository or "").partition(":")[0]
 
     def sftp_target(self) -> tuple[str, str, int]:
         """``(user, host, port)`` of the SFTP repository (only called when ``scheme`` is ``sftp``)."""

@@ -102,7 +102,7 @@ def validate(
         remote = settings.backup.remote
         if settings.backup.enabled and remote.enabled:
             problems += [
-                f"{NAMESPACE}:{key}: required secret for backup.remote ({remote.scheme} repository) is missing "
+                f"{NAMESPACE}:{key}: required secret for backup.remote ({remote.scheme or 'any'} repository) is missing "
                 f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
                 for key in remote.secret_keys() if key not in raw
             ]
