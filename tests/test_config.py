@@ -118,7 +118,9 @@ def test_every_cross_field_problem_is_reported_at_once_in_the_settings_order():
         redisRetention={}, postgresRetention={})
     raw["network"]["httpsEgress"] = [{"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}]
     raw["monitoring"] = {"enabled": False, "prometheusRule": True}
-    raw["adopt"]["force"] = ["Deployment/redis-proxy"]
+    raw["adopt"] = {"enabled": True, "objects": [*config.LIVE_OBJECTS, "StatefulSet/redis"],
+                    "force": ["Deployment/redis-proxy"]}
+    raw["redisPassword"] = raw["nextauthSecret"] = "[secret]"
     assert problems_of(raw) == [
         "gushen:nodes.web: unknown node 'cloud-ubuntu-9'; gushen:clusterNodes declares cloud-ubuntu-1-16c32g, "
         "cloud-ubuntu-2-4c8g, cloud-ubuntu-3-2c2g (a renamed node is renamed in both places)",
@@ -134,7 +136,11 @@ def test_every_cross_field_problem_is_reported_at_once_in_the_settings_order():
         "gushen:backup.remote.postgresRetention: set at least one count, or restic forget would delete everything (got {})",
         "gushen:network.httpsEgress.0.except.0: '192.168.0.0/16' is not a strict subnet of cidr '10.0.0.0/8'",
         "gushen:monitoring.prometheusRule: true needs enabled: true (got enabled: false)",
+        "gushen:adopt.objects: 'StatefulSet/redis' cannot be imported: its podManagementPolicy and "
+        "volumeClaimTemplates are immutable (docs/adoption.md replaces it)",
         "gushen:adopt.force: 'Deployment/redis-proxy' is not in gushen:adopt.objects",
+        "gushen:network.enabled: must be false while adopt.enabled is true (default-deny would cut the running "
+        "pods' connections mid-migration; enable it in the next run) (got true)",
     ]
 
 
