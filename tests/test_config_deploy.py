@@ -145,6 +145,20 @@ def test_pulumi_up_deploys_once_the_real_values_are_set():
     assert len(resources) > 30 and not any("placeholder" in line for line in logged)
 
 
+def test_pulumi_shows_every_problem_one_a_line_under_one_heading():
+    """A RunError ends the program with its message alone, no traceback (pulumi/errors.py, ``RunError``):
+    that text is what the operator reads."""
+    overrides = {tier: {**prod_raw()[tier], "replicas": 0} for tier in ("web", "api")}
+    with pytest.raises(config.ConfigError) as info:
+        run_against_engine(preview=True, overrides=overrides)
+    assert isinstance(info.value, pulumi.RunError)
+    assert str(info.value) == (
+        "invalid stack config:\n"
+        "  gushen:web.replicas: Input should be greater than or equal to 1 (got 0)\n"
+        "  gushen:api.replicas: Input should be greater than or equal to 1 (got 0)"
+    )
+
+
 def test_a_real_run_names_a_key_outside_the_namespace():
     with pytest.raises(config.ConfigError) as info:
         run_against_engine(preview=True, overrides={"domain": None, "gushn:domain": "gushen.lurus.cn"})
