@@ -78,18 +78,28 @@ def test_repository_secrets_only_through_the_secret(prod):
         assert not re.search(r"--password|\$\{?RESTIC_PASSWORD\b[^:]", text), script
 
 
-def test_sftp_repository_gets_its_target_and_key(tmp_path):
-    stack = with_remote(**SFTP)
+#: Both forms restic reads (restic doc/030_preparing_a_new_repo.rst, "SFTP"); ssh's port is 22 unless named.
+SFTP_FORMS = [
+    (SFTP["repository"], ("backup", "198.51.100.7", "2222")),
+    ("sftp://backup@backup.lurus.cn//srv/restic", ("backup", "backup.lurus.cn", "22")),
+    ("sftp:restic-user@198.51.100.7:/srv/restic", ("restic-user", "198.51.100.7", "22")),
+]
+
+
+@pytest.mark.parametrize("repository, target", SFTP_FORMS)
+def test_sftp_repository_gets_its_target_and_key(repository, target):
+    stack = with_remote(**{**SFTP, "repository": repository})
     env = env_of(offsite_of(stack.get("CronJob", "redis-backup")))
-    assert (env["SFTP_USER"], env["SFTP_HOST"], env["SFTP_PORT"]) == ("backup", "198.51.100.7", "2222")
+    assert (env["SFTP_USER"], env["SFTP_HOST"], env["SFTP_PORT"]) == target
     assert env["SFTP_KNOWN_HOSTS"] == SFTP["sftpKnownHosts"]
     assert env["RESTIC_SFTP_KEY"] == ("secret", "backup-remote", "RESTIC_SFTP_KEY")
     assert "AWS_ACCESS_KEY_ID" not in env
     assert set(stack.get("Secret", "backup-remote")["stringData"]) == {"RESTIC_PASSWORD", "RESTIC_SFTP_KEY"}
 
 
-@pytest.mark.parametrize("remote, port", [({}, 443), (SFTP, 2222),
-                                          ({"repository": "rest:http://198.51.100.8:8000/", "cidr": "198.51.100.8/32"}, 8000)])
+@pytest.mark.parametrize("remote, port", [({}, 443), (SFTP, 2222), ({**SFTP, "repository": SFTP_FORMS[2][0]}, 22),
+                                          ({"repository": "rest:http://198.51.100.8:8000/", "cidr": "198.51.100.8/32"}, 8000),
+                                          ({"repository": "rest:http://198.51.100.8/", "cidr": "198.51.100.8/32"}, 80)])
 def test_backup_pods_may_reach_the_repository_only(remote, port):
     network = {**prod_raw()["network"], "enabled": True}
     raw = prod_raw()["backup"]
@@ -109,14 +119,21 @@ def test_switched_off_there_is_no_offsite_step():
         assert pod_of(stack.get("CronJob", name))["containers"][0]["name"] == "backup"
 
 
+WANT = "(want s3:https://host/bucket, sftp://user@host:port//path or rest:https://host:port/)"
 BAD_REMOTE = [
     ("backup.remote.repository", "s3:https://KEY:SECRET@s3.example.org/b",
-     "gushen:backup.remote.repository: want an http(s) URL without credentials"),
-    ("backup.remote.repository", "/srv/restic", "gushen:backup.remote.repository: not an off-cluster restic repository"),
+     f"gushen:backup.remote.repository: want an http(s) URL without credentials (they are secrets) {WANT} (got "),
+    ("backup.remote.repository", "/srv/restic",
+     f"gushen:backup.remote.repository: not an off-cluster restic repository {WANT} (got '/srv/restic')"),
     ("backup.remote.repository", "sftp:backup@host:relative/path",
-     "gushen:backup.remote.repository: cannot read user, host and absolute path"),
+     f"gushen:backup.remote.repository: cannot read user, host and absolute path of the SFTP repository {WANT} "
+     "(got 'sftp:backup@host:relative/path')"),
     ("backup.remote.repository", "sftp://backup@host:99999//srv/restic",
      "gushen:backup.remote.repository: port 99999 is out of range 1-65535"),
+    ("backup.remote.repository", "rest:https://198.51.100.8:0/",
+     "gushen:backup.remote.repository: port 0 is out of range 1-65535 (got 'rest:https://198.51.100.8:0/')"),
+    ("backup.remote.repository", "rest:https://198.51.100.8:65536/",
+     "gushen:backup.remote.repository: port 65536 is out of range 1-65535 (got 'rest:https://198.51.100.8:65536/')"),
     ("backup.remote.cidr", "192.0.2.30/24", "gushen:backup.remote.cidr: invalid CIDR"),
     ("backup.remote.checkReadDataSubset", "all", "gushen:backup.remote.checkReadDataSubset: String should match pattern"),
     ("backup.remote.image", "restic/restic", "gushen:backup.remote.image: image has no tag"),
@@ -130,6 +147,17 @@ def test_bad_remote_config_is_named(path, value, expected):
     problems = problems_of(with_change(path, value))
     assert len(problems) == 1, problems
     assert problems[0].startswith(expected), problems[0]
+
+
+@pytest.mark.parametrize("repository, port", [
+    ("rest:https://198.51.100.8:1/", 1), ("rest:https://198.51.100.8:65535/", 65535),
+    ("sftp://backup@198.51.100.7:65535//srv/restic", 65535), ("s3:https://s3.lurus.cn/gushen-backups/2026@v2", 443),
+])
+def test_a_repository_at_the_edge_of_the_port_range_is_accepted(repository, port):
+    raw = with_change("backup.remote", {**prod_raw()["backup"]["remote"], "repository": repository,
+                                        "sftpKnownHosts": SFTP["sftpKnownHosts"]})
+    remote = config.validate(raw, SECRET_KEYS).backup.remote
+    assert remote.port() == port
 
 
 def test_an_enabled_remote_needs_its_target_and_secrets():

@@ -19,7 +19,7 @@ from gushen_infra import config, render
 
 from .conftest import ROOT, run_stack
 from .netpol import Cluster, Peer
-from .test_config import problems_of, prod_raw, with_change
+from .test_config import SECRET_KEYS, problems_of, prod_raw, with_change
 
 NS = "ai-qtrd"
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
@@ -297,23 +297,48 @@ def test_evaluator_ip_block_except():
 # --- config ----------------------------------------------------------------------------------
 
 
+#: A label key's DNS prefix may be 253 characters long (Kubernetes' validation.IsQualifiedName).
+PREFIX_253 = ("a" * 63 + ".") * 3 + "b" * 61
+
+
 @pytest.mark.parametrize(
     "path, value, expected",
     [
-        ("network.postgres", ..., "gushen:network.postgres.cidr: required when enabled is true"),
-        ("network.postgres.cidr", "192.0.2.10/24", "gushen:network.postgres.cidr: invalid CIDR "
-         "(192.0.2.10/24 has host bits set; want e.g. 192.0.2.10/32) (got '192.0.2.10/24')"),
+        ("network.postgres", ...,
+         ["gushen:network.postgres.cidr: required when enabled is true (the database's address, e.g. 192.0.2.10/32)"]),
+        ("network.postgres.cidr", "192.0.2.10/24", ["gushen:network.postgres.cidr: invalid CIDR "
+         "(192.0.2.10/24 has host bits set; want e.g. 192.0.2.10/32) (got '192.0.2.10/24')"]),
+        ("network.postgres.cidr", "192.0.2.10/32/1", ["gushen:network.postgres.cidr: invalid CIDR ('192.0.2.10/32/1' "
+         "does not appear to be an IPv4 or IPv6 network; want e.g. 192.0.2.10/32) (got '192.0.2.10/32/1')"]),
+        # The except list: each a strict subnet of the cidr, of its IP version; named by index.
+        ("network.httpsEgress", [{"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "0.0.0.0/0", "2001:db8::/32"]}],
+         ["gushen:network.httpsEgress.0.except.1: '0.0.0.0/0' is not a strict subnet of cidr '0.0.0.0/0'",
+          "gushen:network.httpsEgress.0.except.2: '2001:db8::/32' is not a strict subnet of cidr '0.0.0.0/0'"]),
         ("network.httpsEgress", [{"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}],
-         "gushen:network.httpsEgress.0.except.0: '192.168.0.0/16' is not a strict subnet of cidr '10.0.0.0/8'"),
-        ("network.httpsEgress", [], "gushen:network.httpsEgress: empty"),
+         ["gushen:network.httpsEgress.0.except.0: '192.168.0.0/16' is not a strict subnet of cidr '10.0.0.0/8'"]),
+        ("network.httpsEgress", [], ["gushen:network.httpsEgress: empty, so the apps could not reach the AI API (got [])"]),
         ("network.traefikPodLabels", {"app name": "traefik"},
-         "gushen:network.traefikPodLabels: invalid label key 'app name'"),
-        ("network.dnsNamespace", "Kube_System", "gushen:network.dnsNamespace: invalid name"),
+         ["gushen:network.traefikPodLabels: invalid label key 'app name' (got {\"app name\": \"traefik\"})"]),
+        ("network.traefikPodLabels", {"app": "bad value"},
+         ["gushen:network.traefikPodLabels: invalid value 'bad value' of label 'app' (got {\"app\": \"bad value\"})"]),
+        ("network.traefikPodLabels", {f"{PREFIX_253}b/name": "traefik"},
+         [f"gushen:network.traefikPodLabels: invalid label key '{PREFIX_253}b/name' (got "
+          + f'{{"{PREFIX_253}b/name": "traefik"}}'[:77] + "...)"]),
+        ("network.dnsNamespace", "Kube_System", ["gushen:network.dnsNamespace: invalid name (want a DNS-1123 label: "
+         "lower-case letters, digits, '-') (got 'Kube_System')"]),
     ],
 )
 def test_bad_network_config_is_named(path, value, expected):
-    problems = problems_of(with_change(path, value))
-    assert any(p.startswith(expected) for p in problems), problems
+    assert problems_of(with_change(path, value)) == expected
+
+
+@pytest.mark.parametrize("path, value", [
+    ("network.traefikPodLabels", {f"{PREFIX_253}/name": "traefik"}),
+    ("network", {"enabled": False}),  # no isolation: no database address, no egress list needed
+    ("network", {"enabled": False, "httpsEgress": []}),
+], ids=["253-char prefix", "off", "off, no egress"])
+def test_network_config_at_its_edges_is_accepted(path, value):
+    assert config.validate(with_change(path, value), SECRET_KEYS).network
 
 
 def test_defaults_select_the_pods_k3s_runs():

@@ -267,6 +267,13 @@ BAD = [
      "gushen:redis.maxmemory: '3gb' is not below the memory limit '2Gi' (the kernel would kill Redis before it evicts)"),
     ("redis.maxmemory", "lots", "gushen:redis.maxmemory: invalid Redis memory size (want e.g. 1536mb or 2gb) (got 'lots')"),
     ("redis.sentinel.quorum", 1, "gushen:redis.sentinel.quorum: want a majority of the 3 Sentinels (2..3), got 1"),
+    ("redis.sentinel.quorum", 4, "gushen:redis.sentinel.quorum: want a majority of the 3 Sentinels (2..3), got 4"),
+    # 2 of 4 is no majority: two halves of a split could each elect a master.
+    ("redis", {"replicas": 4, "sentinel.quorum": 2},
+     "gushen:redis.sentinel.quorum: want a majority of the 4 Sentinels (3..4), got 2"),
+    # A maxmemory equal to the limit leaves nothing for the process itself.
+    ("redis.maxmemory", "2gb",
+     "gushen:redis.maxmemory: '2gb' is not below the memory limit '2Gi' (the kernel would kill Redis before it evicts)"),
     ("redis.replicas", 2, "gushen:redis.replicas: Sentinel needs at least 3 pods for a majority (got 2)"),
     ("redis.minReplicasToWrite", 3,
      "gushen:redis.minReplicasToWrite: 3 needs more than 2 replica(s) (replicas: 3), so the master could never write"),
@@ -280,6 +287,25 @@ BAD = [
 ]
 
 
+def with_redis(changes: dict) -> dict:
+    raw = prod_raw()
+    for path, value in changes.items():
+        raw = with_change(f"redis.{path}", value, raw)
+    return raw
+
+
 @pytest.mark.parametrize("path,value,message", BAD, ids=[f"{p}={v!r}" for p, v, _ in BAD])
 def test_bad_redis_config_names_the_key_and_value(path, value, message):
-    assert message in problems_of(with_change(path, copy.deepcopy(value)))
+    raw = with_redis(value) if path == "redis" else with_change(path, copy.deepcopy(value))
+    assert message in problems_of(raw)
+
+
+@pytest.mark.parametrize("changes", [
+    {"sentinel.quorum": 3},  # all three Sentinels must agree: a majority still
+    {"replicas": 4, "sentinel.quorum": 3},
+    {"minReplicasToWrite": 2},  # both replicas in sync: the most a 3-pod master can ask
+    {"maxmemory": "1073741824"},  # plain bytes, as redis.conf takes them
+    {"maxmemory": "2000mb"},  # 2000 MiB is below 2Gi
+], ids=repr)
+def test_redis_limits_at_their_edge_are_accepted(changes):
+    assert config.validate(with_redis(changes), SECRET_KEYS).redis

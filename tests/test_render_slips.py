@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pulumi.runtime import config as runtime_config
 
-from gushen_infra import config, policy_config
+from gushen_infra import config, policy_config, render
 
 from .conftest import ROOT
 from .test_config import SECRET_KEYS, problems_of, prod_raw, with_change
@@ -95,6 +95,49 @@ def test_required_secrets_are_what_validate_refuses_without():
     for key in needed:
         problems = problems_of({k: v for k, v in raw.items() if k != key})
         assert any(p.startswith(f"gushen:{key}: required") for p in problems), (key, problems)
+
+
+@pytest.mark.parametrize("change, needed", [
+    ({}, ("kubeconfig", "resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey")),
+    ({"renderYamlToDirectory": "out/yaml", "kubeconfig": ..., "kubeContext": ...},
+     ("resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey")),
+    ({"explicitCluster": False, "kubeconfig": ..., "kubeContext": ...},
+     ("resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey")),
+    ({"backup.enabled": False}, ("kubeconfig",)),
+    ({"backup.remote.enabled": False}, ("kubeconfig",)),
+    ({"adopt": {"enabled": True}, "network.enabled": False, "redisPassword": "x", "nextauthSecret": "x"},
+     ("kubeconfig", "resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey", "redisPassword", "nextauthSecret")),
+], ids=repr)
+def test_the_secrets_a_deploy_needs_follow_the_config(change, needed):
+    raw = prod_raw()
+    for path, value in change.items():
+        raw = with_change(path, value, raw)
+    assert config.required_secrets(config.validate(raw, SECRET_KEYS)) == config.REQUIRED_SECRETS + needed
+
+
+#: What the render offers for every stack: placeholders, so a stack file need not hold the secrets.
+RENDER_SECRETS = ("deepseekApiKey", "databasePassword", "lurusApiKey",
+                  "resticPassword", "resticAwsAccessKeyId", "resticAwsSecretAccessKey", "resticSftpKey")
+
+
+@pytest.mark.parametrize("change, extra", [
+    ({}, ("kubeconfig",)),
+    ({"explicitCluster": "True"}, ("kubeconfig",)),
+    ({"explicitCluster": None}, ()),
+    ({"renderYamlToDirectory": "out/yaml"}, ()),
+    ({"adopt": '{"enabled": true}'}, ("redisPassword", "nextauthSecret", "kubeconfig")),
+    ({"adopt": '{"enabled": false}'}, ("kubeconfig",)),
+    ({"adopt": None}, ("kubeconfig",)),
+    # Malformed: validation names the key; the render must get that far.
+    ({"adopt": "[true]"}, ("kubeconfig",)),
+    ({"adopt": "{enabled: true"}, ("kubeconfig",)),
+], ids=repr)
+def test_the_render_fills_in_the_secrets_the_stack_file_requires(change, extra):
+    """An explicit cluster (outside render mode) needs its kubeconfig, adoption the live Secret's values."""
+    values, _ = render.stack_config("prod", ROOT)
+    values.update({f"gushen:{key}": value for key, value in change.items()})
+    values = {key: value for key, value in values.items() if value is not None}
+    assert config.render_secrets(values) == RENDER_SECRETS + extra
 
 
 @pytest.mark.parametrize("value, binary, decimal", [

@@ -96,7 +96,10 @@ def test_cert_manager_install_option_pins_the_chart():
 @pytest.mark.parametrize(
     "changes, expected",
     [
-        ({"acmeEmail": "not-an-email"}, "gushen:tls.acmeEmail: invalid e-mail address"),
+        ({"acmeEmail": "not-an-email"}, "gushen:tls.acmeEmail: invalid e-mail address (want name@example.org, "
+         "domain in lower case) (got 'not-an-email')"),
+        ({"acmeEmail": "ops@Lurus.cn"}, "gushen:tls.acmeEmail: invalid e-mail address (want name@example.org, "
+         "domain in lower case) (got 'ops@Lurus.cn')"),
         ({"issuer": "letsencrypt"}, "gushen:tls.issuer: Input should be 'letsencrypt-prod' or 'letsencrypt-staging'"),
         ({"issuer": "letsencrypt-staging", "stagingIssuer": False}, "gushen:tls.issuer: 'letsencrypt-staging' needs"),
         ({"certManager": {"chartVersion": "latest"}}, "gushen:tls.certManager.chartVersion: String should match"),

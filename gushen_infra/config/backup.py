@@ -59,19 +59,25 @@ _SFTP_SHORT = re.compile(r"^sftp:(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-
 _HTTP_TARGET = re.compile(r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?(/\S*)?$")
 
 
+_WANT = "want s3:https://host/bucket, sftp://user@host:port//path or rest:https://host:port/"
+
+
+def _sftp_target(repository: str) -> tuple[str, str, int]:
+    """``(user, host, port)`` of an SFTP repository, in either form restic reads."""
+    match = _SFTP_URL.match(repository) or _SFTP_SHORT.match(repository)
+    if not match:
+        raise ValueError(f"cannot read user, host and absolute path of the SFTP repository ({_WANT})")
+    return match["user"], match["host"], int(match.groupdict().get("port") or 22)
+
+
 def _restic_repository(value: str) -> str:
     match = _RESTIC_REPOSITORY.match(value)
-    want = "want s3:https://host/bucket, sftp://user@host:port//path or rest:https://host:port/"
     if not match:
-        raise ValueError(f"not an off-cluster restic repository ({want})")
+        raise ValueError(f"not an off-cluster restic repository ({_WANT})")
     if match["scheme"] == "sftp":
-        if not (_SFTP_URL.match(value) or _SFTP_SHORT.match(value)):
-            raise ValueError(f"cannot read user, host and absolute path of the SFTP repository ({want})")
-    else:
-        target = match["rest"]
-        http = _HTTP_TARGET.match(target)
-        if not http or "@" in target:
-            raise ValueError(f"want an http(s) URL without credentials (they are secrets) ({want})")
+        _sftp_target(value)
+    elif not _HTTP_TARGET.match(match["rest"]):  # its host part has no room for user:password@
+        raise ValueError(f"want an http(s) URL without credentials (they are secrets) ({_WANT})")
     port = (_SFTP_URL.match(value) or _HTTP_TARGET.match(match["rest"]) or {"port": None})["port"]
     if port is not None and not 1 <= int(port) <= 65535:
         raise ValueError(f"port {port} is out of range 1-65535")
@@ -115,20 +121,18 @@ class BackupRemote(_Model):
 
     @property
     def scheme(self) -> str:
-        return (self.repository or ":").split(":", 1)[0]
+        return (self.repository or "").partition(":")[0]
 
     def sftp_target(self) -> tuple[str, str, int]:
-        """``(user, host, port)`` of an SFTP repository."""
-        match = _SFTP_URL.match(self.repository or "") or _SFTP_SHORT.match(self.repository or "")
-        assert match, "validated"
-        return match["user"], match["host"], int(match.groupdict().get("port") or 22)
+        """``(user, host, port)`` of the SFTP repository (only called when ``scheme`` is ``sftp``)."""
+        return _sftp_target(str(self.repository))
 
     def port(self) -> int:
         """The TCP port the repository listens on."""
         if self.scheme == "sftp":
             return self.sftp_target()[2]
-        match = _HTTP_TARGET.match((self.repository or "").split(":", 1)[1])
-        assert match, "validated"
+        match = _HTTP_TARGET.match(str(self.repository).split(":", 1)[1])
+        assert match  # _restic_repository refused any other form
         return int(match["port"] or (443 if match["scheme"] == "https" else 80))
 
     def secret_keys(self) -> tuple[str, ...]:

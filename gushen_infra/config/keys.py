@@ -31,12 +31,11 @@ def render_secrets(values: Mapping[str, Any]) -> tuple[str, ...]:
     are offered whatever the repository's scheme."""
     required = REQUIRED_SECRETS + tuple(BACKUP_REMOTE_SECRETS)
     try:
-        adopting = json.loads(values.get(f"{NAMESPACE}:adopt") or "{}").get("enabled") is True
-    except (ValueError, AttributeError):
-        adopting = False  # validation reports the malformed value, naming the key
-    if adopting:
-        required += KEPT_SECRETS
-    explicit = str(values.get(f"{NAMESPACE}:explicitCluster", "")).lower() == "true"
+        if json.loads(values[f"{NAMESPACE}:adopt"]).get("enabled") is True:
+            required += KEPT_SECRETS
+    except (KeyError, ValueError, AttributeError):
+        pass  # not set, or malformed: validation reports that, naming the key
+    explicit = str(values.get(f"{NAMESPACE}:explicitCluster")).lower() == "true"
     if explicit and not values.get(f"{NAMESPACE}:renderYamlToDirectory"):
         return required + ("kubeconfig",)
     return required

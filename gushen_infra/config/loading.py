@@ -38,7 +38,7 @@ def _outside(other: Mapping[str, Any], known: Collection[str]) -> dict[str, str]
     for full, value in other.items():
         namespace, _, name = full.partition(":")
         head = name.split(".")[0]
-        if head in known or difflib.get_close_matches(namespace, [NAMESPACE], n=1, cutoff=0.6):
+        if head in known or difflib.get_close_matches(namespace, [NAMESPACE]):
             out[head] = (
                 f"{full}: outside the {NAMESPACE}: namespace, so the program never reads it; did you mean "
                 f"{NAMESPACE}:{name}? (set it with {_set_command(name)}, then pulumi config rm '{full}'; "
@@ -102,7 +102,7 @@ def validate(
         remote = settings.backup.remote
         if settings.backup.enabled and remote.enabled:
             problems += [
-                f"{NAMESPACE}:{key}: required secret for backup.remote ({remote.scheme} repository) is missing "
+                f"{NAMESPACE}:{key}: required secret for backup.remote ({remote.scheme or 'any'} repository) is missing "
                 f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
                 for key in remote.secret_keys() if key not in raw
             ]

@@ -43,15 +43,16 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 
 
 def _keys_at(loc: list[str]) -> list[str]:
-    """The keys allowed beside ``loc[-1]`` (the model that holds it), for a did-you-mean."""
+    """The keys allowed beside ``loc[-1]`` (the model that holds it), for a did-you-mean.
+
+    A part of ``loc`` that names no field is a list index or a dict key (a node's name in
+    ``clusterNodes``): an item of the field before it, whose model already stands for it."""
     model: Optional[type[BaseModel]] = Settings
     for part in loc[:-1]:
-        if part.isdigit():  # a list item: the list's model already stands for it
-            continue
         fields = {field.alias or name: field for name, field in model.model_fields.items()}  # type: ignore[union-attr]
-        model = _model_in(fields[part].annotation) if part in fields else None
-        if model is None:
-            return []
+        if part in fields:
+            # Only a model refuses an unknown key, so every field on the way holds one.
+            model = _model_in(fields[part].annotation)
     keys = _keys_of(model)  # type: ignore[arg-type]
     return keys + list(SECRET_KEYS) if len(loc) == 1 else keys
 
@@ -63,7 +64,7 @@ def _format(error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required key is missing"
     if kind == "extra_forbidden":
-        hint = difflib.get_close_matches(loc[-1], _keys_at(loc), n=1)
+        hint = difflib.get_close_matches(loc[-1], _keys_at(loc))  # best first
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else " (a typo?)"
         return f"{key}: unknown key{suggestion}, value {_quote(error['input'])}"
     message = error["msg"].removeprefix("Value error, ")
@@ -73,5 +74,5 @@ def _format(error: Mapping[str, Any]) -> str:
 def _set_command(key: str, value: str = "<value>") -> str:
     """The CLI command that sets a (dotted) key, list items as ``[i]`` as ``--path`` spells them."""
     path = re.sub(r"\.([0-9]+)(?=\.|$)", r"[\1]", key)
-    flag = " --path" if "." in key or "[" in path else ""
+    flag = " --path" if "." in key else ""
     return f"pulumi config set{flag} '{NAMESPACE}:{path}' {value}"

@@ -26,15 +26,14 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
 
 def _cidr(value: str) -> str:
     """Every CIDR key: an explicit prefix length, no host bits; returned in canonical form."""
-    address, _, prefix = value.partition("/")
     try:
-        single = ipaddress.ip_address(address)
+        single = ipaddress.ip_address(value.split("/")[0])
     except ValueError:
         single = None
-    if not prefix and single is not None:
+    if "/" not in value and single is not None:
         raise ValueError(f"no prefix length (one address is {single}/{single.max_prefixlen})")
     try:
-        return str(ipaddress.ip_network(value, strict=True))
+        return str(ipaddress.ip_network(value))  # strict: host bits set are refused
     except ValueError as exc:
         example = f"{single}/{single.max_prefixlen}" if single is not None else "192.0.2.10/32"
         raise ValueError(f"invalid CIDR ({exc}; want e.g. {example})") from None

@@ -27,7 +27,7 @@ def is_placeholder(value: str) -> bool:
     if PLACEHOLDER_WORD in text:
         return True
     try:
-        network = ipaddress.ip_network(text, strict=False)
+        network = ipaddress.ip_interface(text).network  # an address with any prefix length
     except ValueError:
         hosts = re.split(r"[@/:\s,]+", text)
         return any(h == d or h.endswith("." + d) for h in hosts for d in RESERVED_DOMAINS)
@@ -41,14 +41,16 @@ def placeholders(settings: Settings) -> list[tuple[str, str]]:
     def walk(value: Any, key: str) -> None:
         if isinstance(value, Mapping):
             for k, v in value.items():
-                walk(v, f"{key}.{k}" if key else k)
+                walk(v, f"{key}.{k}")
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 walk(v, f"{key}.{i}")
         elif isinstance(value, str) and is_placeholder(value):
             found.append((key, value))
 
-    walk(settings.model_dump(mode="json", by_alias=True), "")
+    # Every value the settings hold dumps as str, int, bool, None, list or dict (the JSON mode's too).
+    for key, value in settings.model_dump(by_alias=True).items():
+        walk(value, key)
     return found
 
 

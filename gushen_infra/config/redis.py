@@ -113,9 +113,10 @@ class Redis(_Model):
             )
         if self.sentinel.enabled and self.replicas < 3:
             out.append(f"{key}.replicas: Sentinel needs at least 3 pods for a majority (got {self.replicas!r})")
-        if self.sentinel.enabled and not self.replicas // 2 < self.sentinel.quorum <= self.replicas:
+        majority = self.replicas // 2 + 1
+        if self.sentinel.enabled and not majority <= self.sentinel.quorum <= self.replicas:
             out.append(
                 f"{key}.sentinel.quorum: want a majority of the {self.replicas} Sentinels "
-                f"({self.replicas // 2 + 1}..{self.replicas}), got {self.sentinel.quorum!r}"
+                f"({majority}..{self.replicas}), got {self.sentinel.quorum!r}"
             )
         return out

@@ -38,7 +38,7 @@ def _unit_hint(value: Any) -> str:
     if not match:
         return ""
     number, prefix = match["number"], match["prefix"].upper()
-    binary = f"{number}{'Ki' if prefix == 'K' else prefix + 'i'}"
+    binary = f"{number}{prefix}i"
     decimal = f"{number}{'k' if prefix == 'K' else prefix}"
     return f"; Kubernetes spells it {binary!r} (powers of 1024, what memory sizes use) or {decimal!r} (powers of 1000)"
 
@@ -63,7 +63,7 @@ MIN_BYTES = 2**20
 def _bytes(value: str) -> str:
     """A memory or storage size: a whole number of bytes, at least :data:`MIN_BYTES`."""
     amount, suffix = quantity.split(value)
-    number = re.match(r"[0-9.]*", value)[0] or "1"  # type: ignore[index]
+    number = re.match(r"\+?([0-9.]*)", value)[1]  # type: ignore[index]  # a quantity starts with its number
     if suffix == "m":
         raise ValueError(f"{value!r} is {float(amount):g} bytes (m is milli, not mega); did you mean '{number}Mi'?")
     if amount.denominator != 1:
@@ -122,9 +122,10 @@ Bool = Annotated[bool, BeforeValidator(_bool)]
 
 
 def _abs_path(value: str) -> str:
-    if not value.startswith("/") or value.rstrip("/") == "" or "//" in value or "/../" in f"{value}/":
+    path = value.rstrip("/")  # "/tmp/" is /tmp; "/" alone leaves nothing, and is refused
+    if not path.startswith("/") or "//" in value or "/../" in f"{path}/":
         raise ValueError("want an absolute directory path such as /tmp (not /, no '..')")
-    return value.rstrip("/")
+    return path
 
 
 AbsPath = Annotated[str, AfterValidator(_abs_path)]
