@@ -474,3 +474,20 @@ def test_no_config_at_all_is_one_line_not_one_per_key(raw):
         "gushen: no config at all in the gushen: namespace (an empty stack file, or one without a "
         "`config:` section?); Pulumi.prod.yaml has every key"
     ]
+
+
+@pytest.mark.parametrize("key, value, want", [
+    ("databasePasword", "s3cr3t-db",
+     "gushen:databasePasword: unknown key (did you mean 'databasePassword'?), value [secret]"),
+    ("domain", "s3cr3t-domain!", None),
+    ("web.port", "s3cr3t-port", None),
+])
+def test_a_value_held_as_a_secret_is_never_printed(key, value, want):
+    """`pulumi config set --secret` on a typo'd or wrong key: the error names the key, not the value."""
+    raw = prod_raw() | {key: value}
+    problems = problems_of(raw, set(SECRET_KEYS) | {key})
+    assert not any(value in p for p in problems), problems
+    named = [p for p in problems if p.startswith(f"gushen:{key}")]
+    assert named and all("[secret]" in p for p in named)
+    if want:
+        assert want in problems

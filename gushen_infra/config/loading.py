@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from . import keys
 from .keys import BACKUP_REMOTE_SECRETS, KEPT_SECRETS, NAMESPACE, SECRET_KEYS
-from .messages import ConfigError, _format, _keys_of, _quote, _set_command
+from .messages import SECRET_SHOWN, ConfigError, _format, _keys_of, _quote, _set_command
 from .placeholders import placeholder_lines
 from .settings import Secrets, Settings
 
@@ -71,7 +71,7 @@ def validate(
             problems.append(
                 f"{NAMESPACE}:{key}: one flat key named {key!r}, not a nested one: set it with "
                 f"{_set_command(key)} and remove this one (pulumi config rm '{NAMESPACE}:{key}'); "
-                f"got {_quote(_decode(value))}"
+                f"got {SECRET_SHOWN if key in secret_keys else _quote(_decode(value))}"
             )
             continue
         plain[key] = _decode(value)
@@ -93,7 +93,7 @@ def validate(
         settings = Settings.model_validate(plain)
     except ValidationError as exc:
         problems += [
-            _format(error) for error in exc.errors()
+            _format(error, secret=error["loc"][0] in secret_keys) for error in exc.errors()
             if not (error["type"] == "missing" and len(error["loc"]) == 1 and error["loc"][0] in misplaced)
         ]
     if settings is not None:

@@ -57,7 +57,14 @@ def _keys_at(loc: list[str]) -> list[str]:
     return keys + list(SECRET_KEYS) if len(loc) == 1 else keys
 
 
-def _format(error: Mapping[str, Any]) -> str:
+#: What a message shows instead of a value Pulumi holds as a secret (a typo'd secret key's value
+#: would otherwise be printed decrypted, into CI logs among others).
+SECRET_SHOWN = "[secret]"
+
+
+def _format(error: Mapping[str, Any], secret: bool = False) -> str:
+    """One problem pydantic found, naming the key and quoting the value (unless it is a secret)."""
+    shown = SECRET_SHOWN if secret else _quote(error["input"])
     loc = [str(part) for part in error["loc"]]
     key = f"{NAMESPACE}:" + ".".join(loc)
     kind = error["type"]
@@ -66,9 +73,9 @@ def _format(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         hint = difflib.get_close_matches(loc[-1], _keys_at(loc))  # best first
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else " (a typo?)"
-        return f"{key}: unknown key{suggestion}, value {_quote(error['input'])}"
+        return f"{key}: unknown key{suggestion}, value {shown}"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{key}: {message} (got {_quote(error['input'])})"
+    return f"{key}: {message} (got {shown})"
 
 
 def _set_command(key: str, value: str = "<value>") -> str:
