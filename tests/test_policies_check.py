@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from policies import check
+from policies.catalog import RULES
 
 from .conftest import ROOT
 from .policy_baseline import DELETE, ctr, manifests, mutate, with_prod
@@ -153,19 +154,29 @@ def test_without_a_config_the_rules_on_nodes_ask_for_the_stacks_config(tmp_path,
 
 
 @pytest.mark.parametrize("content, message", [
-    (None, "missing.yaml: cannot read (FileNotFoundError"),
-    ("kind: [unclosed", "bad.yaml: not valid YAML/JSON"),
-    ("just a string\n", "bad.yaml: document 1 is not a Kubernetes object"),
-    ("apiVersion: v1\nkind: ConfigMap\n---\n- 1\n", "bad.yaml: document 2 is not a Kubernetes object"),
-])
-def test_unreadable_input_exits_2(tmp_path, content, message):
-    name = "missing.yaml" if content is None else "bad.yaml"
+    (None, "{path}: cannot read (FileNotFoundError: [Errno 2] No such file or directory: '{path}')"),
+    ("a: 1\n b: 2\n", "{path}: not valid YAML/JSON (mapping values are not allowed in this context)"),
+    ("just a string\n", "{path}: document 1 is not a Kubernetes object (no kind/apiVersion)"),
+    ("apiVersion: v1\nkind: ConfigMap\n---\n- 1\n", "{path}: document 2 is not a Kubernetes object (no kind/apiVersion)"),
+    ("apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: List\nitems: {a: 1}\n",
+     "{path}: document 2 is a List whose items are not a list"),
+], ids=["missing", "bad-yaml", "scalar", "list-document", "list-items-not-a-list"])
+def test_unreadable_input_exits_2_and_says_why_in_one_line(tmp_path, content, message):
+    path = tmp_path / ("missing.yaml" if content is None else "bad.yaml")
     if content is not None:
-        (tmp_path / name).write_text(content)
-    result = run(str(tmp_path / name))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert message in result.stderr
+        path.write_text(content)
+    result = run(str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"policies.check: {message.format(path=path)}\n"
+
+
+def test_empty_documents_before_objects_are_skipped(tmp_path):
+    """A leading ``---`` (or an empty document between two) hides no object from the check."""
+    path = tmp_path / "leading.yaml"
+    path.write_text("---\n---\n" + yaml.safe_dump_all(manifests(), sort_keys=False))
+    result = run(str(path))
+    assert (result.returncode, result.stdout) == (0, "")
+    assert f"{len(manifests())} objects, 0 mandatory and 0 advisory violations" in result.stderr
 
 
 @pytest.mark.parametrize("content, message", [
@@ -197,6 +208,42 @@ def test_empty_input_is_refused(tmp_path, clean, content):
 def test_empty_stdin_is_refused():
     result = run("-", stdin="")
     assert result.returncode == 2 and "-: no Kubernetes objects" in result.stderr
+
+
+def test_a_config_error_lists_every_problem_under_one_heading(tmp_path, clean):
+    cfg = tmp_path / "policy-config.json"
+    cfg.write_text(json.dumps(with_prod({"health-probes": {"exemptContainers": "web"}, "helth-probes": "advisory"})))
+    result = run(clean, "--config", str(cfg))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"policies.check: {cfg}: invalid policy config:",
+        f"  helth-probes: unknown policy (known: {', '.join(sorted(r.name for r in RULES))})",
+        '  health-probes.exemptContainers: expected array, got "web"',
+    ]
+
+
+def test_json_errors_are_printed_indented_like_the_violations(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    result = run(str(missing), "--json")
+    error = {"error": f"{missing}: cannot read (FileNotFoundError: [Errno 2] No such file or directory: '{missing}')",
+             "problems": []}
+    assert (result.returncode, result.stdout) == (2, json.dumps(error, indent=2) + "\n")
+
+
+def test_help_names_the_command_its_arguments_and_options():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), mock.patch.dict("os.environ", {"COLUMNS": "100"}), \
+            pytest.raises(SystemExit) as exited:
+        check.main(["--help"])
+    assert exited.value.code == 0
+    lines = [" ".join(line.split()) for line in out.getvalue().splitlines()]
+    assert lines[0] == "usage: python -m policies.check [-h] [--json] [--config FILE] FILE [FILE ...]"
+    assert " ".join(out.getvalue().split()).count(
+        "Run the policy pack on Kubernetes manifests, offline: ``python -m policies.check FILE... "
+        "[--json] [--config FILE]``.") == 1
+    for option in ("FILE manifest files (YAML or JSON; - for stdin)", "--json print the violations as a JSON array",
+                   "--config FILE policy config (the --policy-pack-config JSON)"):
+        assert option in lines
 
 
 def test_json_input_errors_are_a_json_object_on_stdout(tmp_path, clean):
