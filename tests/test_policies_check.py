@@ -17,7 +17,7 @@ from policies import check
 from policies.catalog import RULES
 
 from .conftest import ROOT
-from .policy_baseline import DELETE, ctr, manifests, mutate, with_prod
+from .policy_baseline import DELETE, ctr, manifests, mutate, objects, prod_settings, with_prod
 
 WEB = "Deployment/ai-qtrd-web"
 LINE = re.compile(r"^(mandatory|advisory) [a-z]+(-[a-z]+)+ [A-Za-z]+/[a-z0-9.-]+: \S.*$")
@@ -67,7 +67,7 @@ def broken(tmp_path) -> str:
 def test_clean_stack_exits_0_and_prints_nothing(clean):
     result = run(clean)
     assert (result.returncode, result.stdout) == (0, "")
-    assert f"{len(manifests())} objects, 0 mandatory and 0 advisory violations" in result.stderr
+    assert result.stderr == f"policies.check: {len(manifests())} objects, 0 mandatory and 0 advisory violations\n"
 
 
 def test_mandatory_violation_exits_1_with_one_line(broken):
@@ -75,6 +75,23 @@ def test_mandatory_violation_exits_1_with_one_line(broken):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [NO_LIMITS]
     assert LINE.match(NO_LIMITS)
+    assert result.stderr == f"policies.check: {len(manifests())} objects, 1 mandatory and 0 advisory violations\n"
+
+
+def test_report_as_render_check_calls_it_prints_lines_under_its_name():
+    """``render --check`` passes its objects and its name only: the same lines, its name on the summary."""
+    docs = mutate(manifests(), "Secret/ai-qtrd-secrets", ("metadata", "labels"), DELETE)
+    docs = mutate(docs, WEB, ctr(WEB, 0, "resources", "limits", "cpu"), DELETE)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = check.report(objects(docs), prod_settings(), prog="render --check")
+    assert code == 1
+    assert out.getvalue().splitlines() == [
+        NO_LIMITS,
+        "advisory recommended-labels Secret/ai-qtrd-secrets: missing labels "
+        "app.kubernetes.io/name, app.kubernetes.io/part-of, app.kubernetes.io/managed-by",
+    ]
+    assert err.getvalue() == f"render --check: {len(docs)} objects, 1 mandatory and 1 advisory violations\n"
 
 
 def test_advisory_only_exits_0(tmp_path):
@@ -90,10 +107,11 @@ def test_advisory_only_exits_0(tmp_path):
 def test_json_output(broken):
     result = run(broken, "--json")
     assert result.returncode == 1
-    assert json.loads(result.stdout) == [{
+    violations = [{
         "policy": "container-resources", "enforcement": "mandatory", "kind": "Deployment",
         "name": "ai-qtrd-web", "message": "container 'web' sets no limits.cpu",
     }]
+    assert result.stdout == json.dumps(violations, indent=2) + "\n"  # one field a line, for a person reading CI
 
 
 def test_several_files_form_one_stack(tmp_path):
@@ -179,18 +197,19 @@ def test_empty_documents_before_objects_are_skipped(tmp_path):
     assert f"{len(manifests())} objects, 0 mandatory and 0 advisory violations" in result.stderr
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "cannot read policy config"),
-    ("[]", "policy config must be a JSON object"),
-    ('{"health-probes": {"exemptContainers": "web"}}', "health-probes.exemptContainers: expected array, got \"web\""),
-])
-def test_bad_config_exits_2(tmp_path, clean, content, message):
+@pytest.mark.parametrize("content, lines", [
+    ("{not json", ["{cfg}: cannot read policy config (Expecting property name enclosed in double quotes: "
+                   "line 1 column 2 (char 1))"]),
+    ("[]", ["{cfg}: policy config must be a JSON object, got list"]),
+    (json.dumps(with_prod({"health-probes": {"exemptContainers": "web"}})),
+     ["{cfg}: invalid policy config:", '  health-probes.exemptContainers: expected array, got "web"']),
+], ids=["not-json", "not-an-object", "bad-value"])
+def test_bad_config_exits_2_and_says_why(tmp_path, clean, content, lines):
     cfg = tmp_path / "policy-config.json"
     cfg.write_text(content)
     result = run(clean, "--config", str(cfg))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert message in result.stderr
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [f"policies.check: {lines[0].format(cfg=cfg)}", *lines[1:]]
 
 
 @pytest.mark.parametrize("content", ["", "---\n", "# nothing but a comment\n", "apiVersion: v1\nkind: List\nitems: []\n",
