@@ -56,7 +56,7 @@ def load(paths: list[str]) -> list[Obj]:
     """Every Kubernetes object in ``paths``, in file order; each file must hold at least one."""
     objects: list[Obj] = []
     for path in paths:
-        found = 0
+        before = len(objects)
         for number, doc in enumerate(_documents(path), start=1):
             if doc is None:
                 continue
@@ -70,8 +70,7 @@ def load(paths: list[str]) -> list[Obj]:
                     raise InputError(f"{path}: document {number} is not a Kubernetes object (no kind/apiVersion)")
                 obj.source = path
                 objects.append(obj)
-                found += 1
-        if not found:
+        if len(objects) == before:
             raise InputError(f"{path}: no Kubernetes objects (an empty input or a List without items)")
     return objects
 

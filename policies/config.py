@@ -40,110 +40,123 @@ _STRINGS = {"type": "array", "items": {"type": "string"}}
 _PSS_LEVEL = {"type": "string", "enum": ["privileged", "baseline", "restricted"]}
 
 
-#: A key without a default: a stack's own fact (its nodes), which only its config can give.
-STACK_FACT = object()
-
-
-def _key(description: str, schema: Mapping[str, Any], default: Any) -> dict[str, Any]:
-    return {**schema, "description": description, **({} if default is STACK_FACT else {"default": default})}
-
-
-#: Every config key, by name. Defaults are the spec's rules (sections 8.1, 16.3). A stack's nodes
-#: and their capacities have none: they live in its stack file (gushen:clusterNodes, gushen:nodes),
-#: and ``make policy-config`` writes them to policies/config.<stack>.json, the config to run with.
+#: Every config key, by name: its JSON schema, description and default. Defaults are the spec's rules
+#: (sections 8.1, 16.3). A stack's nodes and their capacities have none: they live in its stack file
+#: (gushen:clusterNodes, gushen:nodes), and ``make policy-config`` writes them to
+#: policies/config.<stack>.json, the config to run with.
 KEYS: dict[str, dict[str, Any]] = {
-    "nodes": _key(
-        "Node names (kubernetes.io/hostname) of the web, API and data tiers (from the stack file).",
-        {
-            "type": "object",
-            "properties": {t: {"type": "string", "minLength": 1} for t in ("web", "api", "data")},
-            "required": ["web", "api", "data"],
-            "additionalProperties": False,
-        },
-        STACK_FACT,
-    ),
-    "dataComponents": _key(
-        "app.kubernetes.io/component values that must be pinned to the data node.",
-        _STRINGS, ["redis", "redis-proxy", "backup"],
-    ),
-    "caps": _key(
-        "Per-container limit caps by app.kubernetes.io/component (spec 8.1).",
-        {"type": "object", "additionalProperties": _COMPUTE},
-        {
+    "nodes": {
+        "type": "object",
+        "properties": {t: {"type": "string", "minLength": 1} for t in ("web", "api", "data")},
+        "required": ["web", "api", "data"],
+        "additionalProperties": False,
+        "description": "Node names (kubernetes.io/hostname) of the web, API and data tiers (from the stack file).",
+    },
+    "dataComponents": {
+        **_STRINGS,
+        "description": "app.kubernetes.io/component values that must be pinned to the data node.",
+        "default": ["redis", "redis-proxy", "backup"],
+    },
+    "caps": {
+        "type": "object",
+        "additionalProperties": _COMPUTE,
+        "description": "Per-container limit caps by app.kubernetes.io/component (spec 8.1).",
+        "default": {
             "web": {"cpu": "500m", "memory": "512Mi"},
             "api": {"cpu": "1000m", "memory": "2Gi"},
             "redis": {"cpu": "500m", "memory": "2Gi"},
         },
-    ),
-    "defaultCap": _key(
-        "Per-container limit cap of components not listed in caps.",
-        _COMPUTE, {"cpu": "1000m", "memory": "1Gi"},
-    ),
-    "allocatable": _key(
-        "Allocatable CPU and memory by node name (from the stack file).",
-        {"type": "object", "additionalProperties": _COMPUTE},
-        STACK_FACT,
-    ),
-    "includePreferred": _key(
-        "Also count pods that prefer one node (soft affinity, as the API tier does) against it: "
-        "that is where they run while the node is up.",
-        {"type": "boolean"}, True,
-    ),
-    "pullPolicyExceptions": _key(
-        "Images (repository, or repository:tag) allowed to use a pull policy other than Never.",
-        _STRINGS, [],
-    ),
-    "exemptContainers": _key(
-        "Container names that need no liveness/readiness probes.",
-        _STRINGS, [],
-    ),
-    "secretWords": _key(
-        "Words that make an env var name look secret (matched per word, also as a suffix: APIKEY).",
-        _STRINGS, ["PASSWORD", "SECRET", "KEY", "TOKEN"],
-    ),
-    "allowedEnvNames": _key(
-        "Env var names allowed a literal value although they look secret (by name or by value).",
-        _STRINGS, [],
-    ),
-    "allowedValues": _key(
-        "Literal env values allowed although they look like credentials (exact strings: public ids, test keys).",
-        _STRINGS, [],
-    ),
-    "allowedCapabilities": _key(
-        "Capabilities a container may add (Pod Security 'restricted' allows NET_BIND_SERVICE).",
-        _STRINGS, ["NET_BIND_SERVICE"],
-    ),
-    "secureEntryPoints": _key("Traefik entry points that serve HTTPS.", _STRINGS, ["websecure"]),
-    "plainEntryPoints": _key("Traefik entry points that serve plain HTTP.", _STRINGS, ["web"]),
-    "redirectMiddlewares": _key(
-        "Middleware names that redirect to HTTPS (what plain-HTTP routes must use).",
-        _STRINGS, ["redirect-https"],
-    ),
-    "podSecurity": _key(
-        "Minimum Pod Security Standards levels the namespace labels must set (spec 16.3).",
-        {
-            "type": "object",
-            "properties": {m: _PSS_LEVEL for m in ("enforce", "audit", "warn")},
-            "additionalProperties": False,
-        },
-        {"enforce": "baseline", "audit": "restricted", "warn": "restricted"},
-    ),
-    "requiredLabels": _key(
-        "Labels every object carries (the project's app.kubernetes.io/* convention).",
-        _STRINGS, ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
-    ),
-    "runtimeLabels": _key(
-        "Label keys that controllers set on pods at run time; ignored when matching Service selectors.",
-        _STRINGS, [],
-    ),
-    "externalSecrets": _key(
-        "Secrets created outside the stack that pods may reference (any key).",
-        _STRINGS, [],
-    ),
-    "externalConfigMaps": _key(
-        "ConfigMaps created outside the stack that pods may reference (any key).",
-        _STRINGS, [],
-    ),
+    },
+    "defaultCap": {
+        **_COMPUTE,
+        "description": "Per-container limit cap of components not listed in caps.",
+        "default": {"cpu": "1000m", "memory": "1Gi"},
+    },
+    "allocatable": {
+        "type": "object",
+        "additionalProperties": _COMPUTE,
+        "description": "Allocatable CPU and memory by node name (from the stack file).",
+    },
+    "includePreferred": {
+        "type": "boolean",
+        "description": (
+            "Also count pods that prefer one node (soft affinity, as the API tier does) against it: "
+            "that is where they run while the node is up."
+        ),
+        "default": True,
+    },
+    "pullPolicyExceptions": {
+        **_STRINGS,
+        "description": "Images (repository, or repository:tag) allowed to use a pull policy other than Never.",
+        "default": [],
+    },
+    "exemptContainers": {
+        **_STRINGS,
+        "description": "Container names that need no liveness/readiness probes.",
+        "default": [],
+    },
+    "secretWords": {
+        **_STRINGS,
+        "description": "Words that make an env var name look secret (matched per word, also as a suffix: APIKEY).",
+        "default": ["PASSWORD", "SECRET", "KEY", "TOKEN"],
+    },
+    "allowedEnvNames": {
+        **_STRINGS,
+        "description": "Env var names allowed a literal value although they look secret (by name or by value).",
+        "default": [],
+    },
+    "allowedValues": {
+        **_STRINGS,
+        "description": "Literal env values allowed although they look like credentials (exact strings: public ids, test keys).",
+        "default": [],
+    },
+    "allowedCapabilities": {
+        **_STRINGS,
+        "description": "Capabilities a container may add (Pod Security 'restricted' allows NET_BIND_SERVICE).",
+        "default": ["NET_BIND_SERVICE"],
+    },
+    "secureEntryPoints": {
+        **_STRINGS,
+        "description": "Traefik entry points that serve HTTPS.",
+        "default": ["websecure"],
+    },
+    "plainEntryPoints": {
+        **_STRINGS,
+        "description": "Traefik entry points that serve plain HTTP.",
+        "default": ["web"],
+    },
+    "redirectMiddlewares": {
+        **_STRINGS,
+        "description": "Middleware names that redirect to HTTPS (what plain-HTTP routes must use).",
+        "default": ["redirect-https"],
+    },
+    "podSecurity": {
+        "type": "object",
+        "properties": {m: _PSS_LEVEL for m in ("enforce", "audit", "warn")},
+        "additionalProperties": False,
+        "description": "Minimum Pod Security Standards levels the namespace labels must set (spec 16.3).",
+        "default": {"enforce": "baseline", "audit": "restricted", "warn": "restricted"},
+    },
+    "requiredLabels": {
+        **_STRINGS,
+        "description": "Labels every object carries (the project's app.kubernetes.io/* convention).",
+        "default": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
+    },
+    "runtimeLabels": {
+        **_STRINGS,
+        "description": "Label keys that controllers set on pods at run time; ignored when matching Service selectors.",
+        "default": [],
+    },
+    "externalSecrets": {
+        **_STRINGS,
+        "description": "Secrets created outside the stack that pods may reference (any key).",
+        "default": [],
+    },
+    "externalConfigMaps": {
+        **_STRINGS,
+        "description": "ConfigMaps created outside the stack that pods may reference (any key).",
+        "default": [],
+    },
 }
 
 

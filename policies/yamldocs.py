@@ -66,9 +66,9 @@ def _documents(parser: Any) -> list[Any]:
     known = plain.values.get  # a C call for the texts seen before, which is nearly all of them
     docs: list[Any] = []
     # The container being filled, the key waiting for its value (in a map), and those of the
-    # containers around it.
-    current: Any = None
-    key: Any = _NO_KEY
+    # containers around it; the stream's first document sets the first two.
+    current: Any
+    key: Any
     outer: list[tuple[Any, Any]] = []
     while True:
         event = next_event()
@@ -77,7 +77,7 @@ def _documents(parser: Any) -> list[Any]:
             if event.anchor is not None:
                 raise _Unusual
             tag = event.tag
-            if tag is None or tag == "!":
+            if tag is None:
                 value = event.value
                 if event.implicit[0]:
                     value = known(value, _UNSEEN)
@@ -91,7 +91,7 @@ def _documents(parser: Any) -> list[Any]:
             current, key = outer.pop()
             continue
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            if event.anchor is not None or (event.tag is not None and event.tag != "!"):
+            if event.anchor is not None or event.tag is not None:
                 raise _Unusual
             value = {} if kind is MappingStartEvent else []
             if type(current) is dict:

@@ -43,6 +43,7 @@ def test_every_policy_has_a_table_case():
     ("Deployment/ai-qtrd-web", pod("Deployment/ai-qtrd-web", "nodeSelector", "kubernetes.io/hostname")),
     ("Deployment/ai-qtrd-web", pod("Deployment/ai-qtrd-web", "automountServiceAccountToken")),
     ("Deployment/ai-qtrd-api", ctr("Deployment/ai-qtrd-api", 0, "securityContext", "allowPrivilegeEscalation")),
+    ("Deployment/ai-qtrd-web", ctr("Deployment/ai-qtrd-web", 0, "ports", 0, "hostPort")),
     ("Secret/ai-qtrd-secrets", ("stringData",)),
     ("Secret/ai-qtrd-secrets", ("metadata", "namespace")),
     ("Service/ai-qtrd-api", ("metadata", "namespace")),

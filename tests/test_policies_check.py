@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from policies import check
+from policies.catalog import RULES
 
 from .conftest import ROOT
-from .policy_baseline import DELETE, ctr, manifests, mutate, with_prod
+from .policy_baseline import DELETE, ctr, manifests, mutate, objects, prod_settings, with_prod
 
 WEB = "Deployment/ai-qtrd-web"
 LINE = re.compile(r"^(mandatory|advisory) [a-z]+(-[a-z]+)+ [A-Za-z]+/[a-z0-9.-]+: \S.*$")
@@ -66,7 +67,7 @@ def broken(tmp_path) -> str:
 def test_clean_stack_exits_0_and_prints_nothing(clean):
     result = run(clean)
     assert (result.returncode, result.stdout) == (0, "")
-    assert f"{len(manifests())} objects, 0 mandatory and 0 advisory violations" in result.stderr
+    assert result.stderr == f"policies.check: {len(manifests())} objects, 0 mandatory and 0 advisory violations\n"
 
 
 def test_mandatory_violation_exits_1_with_one_line(broken):
@@ -74,6 +75,23 @@ def test_mandatory_violation_exits_1_with_one_line(broken):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [NO_LIMITS]
     assert LINE.match(NO_LIMITS)
+    assert result.stderr == f"policies.check: {len(manifests())} objects, 1 mandatory and 0 advisory violations\n"
+
+
+def test_report_as_render_check_calls_it_prints_lines_under_its_name():
+    """``render --check`` passes its objects and its name only: the same lines, its name on the summary."""
+    docs = mutate(manifests(), "Secret/ai-qtrd-secrets", ("metadata", "labels"), DELETE)
+    docs = mutate(docs, WEB, ctr(WEB, 0, "resources", "limits", "cpu"), DELETE)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = check.report(objects(docs), prod_settings(), prog="render --check")
+    assert code == 1
+    assert out.getvalue().splitlines() == [
+        NO_LIMITS,
+        "advisory recommended-labels Secret/ai-qtrd-secrets: missing labels "
+        "app.kubernetes.io/name, app.kubernetes.io/part-of, app.kubernetes.io/managed-by",
+    ]
+    assert err.getvalue() == f"render --check: {len(docs)} objects, 1 mandatory and 1 advisory violations\n"
 
 
 def test_advisory_only_exits_0(tmp_path):
@@ -89,10 +107,11 @@ def test_advisory_only_exits_0(tmp_path):
 def test_json_output(broken):
     result = run(broken, "--json")
     assert result.returncode == 1
-    assert json.loads(result.stdout) == [{
+    violations = [{
         "policy": "container-resources", "enforcement": "mandatory", "kind": "Deployment",
         "name": "ai-qtrd-web", "message": "container 'web' sets no limits.cpu",
     }]
+    assert result.stdout == json.dumps(violations, indent=2) + "\n"  # one field a line, for a person reading CI
 
 
 def test_several_files_form_one_stack(tmp_path):
@@ -153,33 +172,44 @@ def test_without_a_config_the_rules_on_nodes_ask_for_the_stacks_config(tmp_path,
 
 
 @pytest.mark.parametrize("content, message", [
-    (None, "missing.yaml: cannot read (FileNotFoundError"),
-    ("kind: [unclosed", "bad.yaml: not valid YAML/JSON"),
-    ("just a string\n", "bad.yaml: document 1 is not a Kubernetes object"),
-    ("apiVersion: v1\nkind: ConfigMap\n---\n- 1\n", "bad.yaml: document 2 is not a Kubernetes object"),
-])
-def test_unreadable_input_exits_2(tmp_path, content, message):
-    name = "missing.yaml" if content is None else "bad.yaml"
+    (None, "{path}: cannot read (FileNotFoundError: [Errno 2] No such file or directory: '{path}')"),
+    ("a: 1\n b: 2\n", "{path}: not valid YAML/JSON (mapping values are not allowed in this context)"),
+    ("just a string\n", "{path}: document 1 is not a Kubernetes object (no kind/apiVersion)"),
+    ("apiVersion: v1\nkind: ConfigMap\n---\n- 1\n", "{path}: document 2 is not a Kubernetes object (no kind/apiVersion)"),
+    ("apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: List\nitems: {a: 1}\n",
+     "{path}: document 2 is a List whose items are not a list"),
+], ids=["missing", "bad-yaml", "scalar", "list-document", "list-items-not-a-list"])
+def test_unreadable_input_exits_2_and_says_why_in_one_line(tmp_path, content, message):
+    path = tmp_path / ("missing.yaml" if content is None else "bad.yaml")
     if content is not None:
-        (tmp_path / name).write_text(content)
-    result = run(str(tmp_path / name))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert message in result.stderr
+        path.write_text(content)
+    result = run(str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"policies.check: {message.format(path=path)}\n"
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "cannot read policy config"),
-    ("[]", "policy config must be a JSON object"),
-    ('{"health-probes": {"exemptContainers": "web"}}', "health-probes.exemptContainers: expected array, got \"web\""),
-])
-def test_bad_config_exits_2(tmp_path, clean, content, message):
+def test_empty_documents_before_objects_are_skipped(tmp_path):
+    """A leading ``---`` (or an empty document between two) hides no object from the check."""
+    path = tmp_path / "leading.yaml"
+    path.write_text("---\n---\n" + yaml.safe_dump_all(manifests(), sort_keys=False))
+    result = run(str(path))
+    assert (result.returncode, result.stdout) == (0, "")
+    assert f"{len(manifests())} objects, 0 mandatory and 0 advisory violations" in result.stderr
+
+
+@pytest.mark.parametrize("content, lines", [
+    ("{not json", ["{cfg}: cannot read policy config (Expecting property name enclosed in double quotes: "
+                   "line 1 column 2 (char 1))"]),
+    ("[]", ["{cfg}: policy config must be a JSON object, got list"]),
+    (json.dumps(with_prod({"health-probes": {"exemptContainers": "web"}})),
+     ["{cfg}: invalid policy config:", '  health-probes.exemptContainers: expected array, got "web"']),
+], ids=["not-json", "not-an-object", "bad-value"])
+def test_bad_config_exits_2_and_says_why(tmp_path, clean, content, lines):
     cfg = tmp_path / "policy-config.json"
     cfg.write_text(content)
     result = run(clean, "--config", str(cfg))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert message in result.stderr
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [f"policies.check: {lines[0].format(cfg=cfg)}", *lines[1:]]
 
 
 @pytest.mark.parametrize("content", ["", "---\n", "# nothing but a comment\n", "apiVersion: v1\nkind: List\nitems: []\n",
@@ -197,6 +227,42 @@ def test_empty_input_is_refused(tmp_path, clean, content):
 def test_empty_stdin_is_refused():
     result = run("-", stdin="")
     assert result.returncode == 2 and "-: no Kubernetes objects" in result.stderr
+
+
+def test_a_config_error_lists_every_problem_under_one_heading(tmp_path, clean):
+    cfg = tmp_path / "policy-config.json"
+    cfg.write_text(json.dumps(with_prod({"health-probes": {"exemptContainers": "web"}, "helth-probes": "advisory"})))
+    result = run(clean, "--config", str(cfg))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"policies.check: {cfg}: invalid policy config:",
+        f"  helth-probes: unknown policy (known: {', '.join(sorted(r.name for r in RULES))})",
+        '  health-probes.exemptContainers: expected array, got "web"',
+    ]
+
+
+def test_json_errors_are_printed_indented_like_the_violations(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    result = run(str(missing), "--json")
+    error = {"error": f"{missing}: cannot read (FileNotFoundError: [Errno 2] No such file or directory: '{missing}')",
+             "problems": []}
+    assert (result.returncode, result.stdout) == (2, json.dumps(error, indent=2) + "\n")
+
+
+def test_help_names_the_command_its_arguments_and_options():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), mock.patch.dict("os.environ", {"COLUMNS": "100"}), \
+            pytest.raises(SystemExit) as exited:
+        check.main(["--help"])
+    assert exited.value.code == 0
+    lines = [" ".join(line.split()) for line in out.getvalue().splitlines()]
+    assert lines[0] == "usage: python -m policies.check [-h] [--json] [--config FILE] FILE [FILE ...]"
+    assert " ".join(out.getvalue().split()).count(
+        "Run the policy pack on Kubernetes manifests, offline: ``python -m policies.check FILE... "
+        "[--json] [--config FILE]``.") == 1
+    for option in ("FILE manifest files (YAML or JSON; - for stdin)", "--json print the violations as a JSON array",
+                   "--config FILE policy config (the --policy-pack-config JSON)"):
+        assert option in lines
 
 
 def test_json_input_errors_are_a_json_object_on_stdout(tmp_path, clean):

@@ -76,3 +76,28 @@ def test_schema_defaults_validate_against_their_own_schema():
         if "default" in schema:
             assert config.check_value(schema["default"], schema, key) == [], key
         assert schema["description"]
+
+
+@pytest.mark.parametrize("document, problems", [
+    ({"health-probes": {"exemptContainers": [], "extra": {"b": 1, "a": [2]}}},
+     ['health-probes.extra: unknown key for this policy (it reads: exemptContainers), value {"a": [2], "b": 1}']),
+    ({"health-probes": {"exemptContainers": "x" * 78}},
+     [f'health-probes.exemptContainers: expected array, got "{"x" * 78}"']),
+    ({"health-probes": {"exemptContainers": "x" * 79}},
+     [f'health-probes.exemptContainers: expected array, got "{"x" * 76}...']),
+], ids=["object-keys-sorted", "80-characters-whole", "longer-cut-at-80"])
+def test_a_quoted_value_is_json_with_sorted_keys_cut_at_80_characters(document, problems):
+    """The same value always reads the same, and one long value cannot flood the report."""
+    with pytest.raises(config.PolicyConfigError) as exc:
+        config.resolve(with_prod(document), RULES)
+    assert exc.value.problems == problems
+
+
+def test_an_uncaught_config_error_still_reads_one_problem_per_line():
+    """Outside ``policies.check`` and the pack (a traceback, a caller's log), the error lists its problems."""
+    with pytest.raises(config.PolicyConfigError) as exc:
+        config.resolve(with_prod({"nope": "advisory", "health-probes": {"exemptContainers": [1]}}), RULES)
+    assert str(exc.value) == (
+        f"invalid policy config:\n  nope: unknown policy (known: {', '.join(sorted(BY_NAME))})\n"
+        "  health-probes.exemptContainers[0]: expected string, got 1"
+    )

@@ -64,11 +64,27 @@ merged:
     assert fast[0]["merged"] == {"cpu": "200m", "memory": "64Mi"}
 
 
-def test_explicit_tags_and_non_string_keys_take_pyyaml_path():
-    text = "a: !!str 123\nb: !!int '7'\nc: !!set {x, y}\n1: one\nnull: none\n"
+@pytest.mark.parametrize("text, value", [
+    ("a: !!str 123\n", {"a": "123"}),
+    ("a: !!int '7'\n", {"a": 7}),
+    ("a: !!float 1\n", {"a": 1.0}),
+    ("a: ! 123\n", {"a": 123}),
+    ("a: ! [x]\n", {"a": ["x"]}),
+    ("a: !!set {x, y}\n", {"a": {"x", "y"}}),
+    ("1: one\nnull: none\n", {1: "one", None: "none"}),
+], ids=["str", "int", "float", "non-specific", "non-specific-list", "set", "non-string-keys"])
+def test_explicit_tags_and_non_string_keys(text, value):
+    """Each alone in its file (no other node sends the whole text to PyYAML): the tag decides the type."""
     safe, fast = load_both(text)
-    assert fast == safe
-    assert fast[0]["a"] == "123" and fast[0]["b"] == 7 and fast[0][1] == "one" and fast[0][None] == "none"
+    assert fast == safe == [value]
+    assert repr(fast) == repr(safe)  # 7 == 7.0 == True in Python, not in a manifest
+
+
+def test_a_text_repeated_across_a_render_is_held_once():
+    """A large render repeats the same labels, names and images: each distinct text is one object."""
+    text = "a: {app: ai-qtrd-web}\nb: {app: ai-qtrd-web}\nc: [ai-qtrd-web]\n"
+    [doc] = yamldocs.load_all(text)
+    assert doc["a"]["app"] is doc["b"]["app"] is doc["c"][0]
 
 
 def refusal(load, text: str) -> str:
