@@ -19,7 +19,7 @@ SEED_DIR = "/seed"
 
 def _seeded_volume(path: str) -> str:
     """Volume name of a seeded path (``/app/.next/server`` -> ``seed-app-next-server``)."""
-    return "seed-" + "-".join(part.strip(".") for part in path.strip("/").split("/")).lower()
+    return f"seed-{workload.volume_name(path)}"
 
 
 def tier_url(service: str, port: int) -> str:

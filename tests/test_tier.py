@@ -11,6 +11,7 @@ from policies.base import Obj
 from policies.catalog import evaluate
 
 from .conftest import run_stack
+from .kube_validation import manifest_problems
 from .policy_baseline import prod_settings
 from .test_config import prod_raw, problems_of, with_change
 
@@ -122,6 +123,21 @@ def test_home_and_writable_paths_are_configurable():
     assert {"name": "HOME", "value": "/srv/home"} in main["env"]
     assert {"/tmp", "/var/cache/app", "/srv/home", "/app/static"} == set(mounts(main))
     assert pod["initContainers"][0]["command"][-1].startswith("cp -a /app/static/. /seed/")
+
+
+def test_any_configured_writable_or_seeded_path_gives_a_pod_the_api_server_accepts():
+    """A path is any absolute directory (config AbsPath): its volume's name must still be a
+    DNS-1123 label, else ``pulumi up`` fails at the Deployment (tests/kube_validation.py)."""
+    stack = run_stack("prod", {"web": tier_with("web", home="/srv/Home", writablePaths=["/tmp", "/var/cache/App.d"],
+                                                seededPaths=["/app/.next/server", "/app/static_files", "/opt/v1.2"])})
+    assert manifest_problems(stack.manifests) == []
+    pod = pod_of(stack, "ai-qtrd-web")
+    assert len({v["name"] for v in pod["volumes"]}) == 6, "one volume per directory"
+    (seed,) = pod["initContainers"]
+    assert seed["command"][-1].split(" && ")[1:] == [
+        f"cp -a /app/static_files/. /seed/{mounts(pod['containers'][0])['/app/static_files']}/",
+        f"cp -a /opt/v1.2/. /seed/{mounts(pod['containers'][0])['/opt/v1.2']}/",
+    ]
 
 
 @pytest.mark.parametrize("value", ["relative/home", "/", "/a/../etc"])

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gushen_infra import workload
 from gushen_infra.workload import AppLabels, Container
+
+from .conftest import run_stack
+from .kube_validation import manifest_problems, pod_problems
 
 RESOURCES = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
 
@@ -74,3 +79,22 @@ def test_image_tag():
 def test_checksum_changes_with_the_data():
     assert workload.checksum({"a": "1"}) == workload.checksum({"a": "1"})
     assert workload.checksum({"a": "1"}) != workload.checksum({"a": "2"})
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev", "ci"])
+def test_every_pod_and_service_of_each_stack_is_one_the_api_server_accepts(stack):
+    """Volume, container and port names, mounts, probes' ports, labels, selectors, Service
+    targetPorts (tests/kube_validation.py): a refused field fails ``pulumi up`` half-way."""
+    assert manifest_problems(run_stack(stack).manifests) == []
+
+
+@pytest.mark.parametrize("paths", [
+    ("/tmp", "/app/.next/cache", "/home/app"),
+    ("/var/Cache/App.d", "/srv/my_data", "/data--x"),
+])
+def test_each_writable_path_gets_its_own_validly_named_volume(paths):
+    """Two paths on one volume would share their files; a name the API server refuses fails the deploy."""
+    pod = workload.pod_spec([Container("app", "img:1", RESOURCES, writable_paths=paths)], workload.pin_to_node("n1"))
+    assert list(pod_problems("pod", pod)) == []
+    names = [m["name"] for m in pod["containers"][0]["volumeMounts"]]
+    assert len(set(names)) == len(paths) == len(pod["volumes"])
