@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import sys
+from collections.abc import Iterable
 
 #: Module of the mutated code (longest prefix wins) -> the test files that answer for it.
 SCOPES: dict[str, tuple[str, ...]] = {
@@ -51,11 +52,19 @@ def in_scope(nodeid: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
 
 
-def narrow(tests_by_function: dict[str, set[str]]) -> None:
-    """Keep, for each function mutmut recorded, only the tests in its module's scope."""
-    for function, tests in tests_by_function.items():
+def narrow(tests_by_function: dict[str, set[str]], all_tests: Iterable[str]) -> None:
+    """Give each function mutmut recorded every test of its module's scope, and no other.
+
+    Not only the tests mutmut saw reach it: mutmut files a call under the test running at the
+    time, and a module- or session-scoped fixture (test_adoption.py's ``adopting``, conftest's
+    ``prod``) runs the program once, under the first test that asks for it; the later tests that
+    assert on its result would never meet the mutant (``import_id`` returning the bare name
+    survived while test_import_ids_are_namespace_slash_name... fails on it).
+    """
+    all_tests = sorted(all_tests)
+    for function in tests_by_function:
         patterns = scope_of(function)
-        tests_by_function[function] = {test for test in tests if in_scope(test, patterns)}
+        tests_by_function[function] = {test for test in all_tests if in_scope(test, patterns)}
 
 
 def main(argv: list[str]) -> None:
@@ -65,7 +74,8 @@ def main(argv: list[str]) -> None:
 
     def collect_or_load_then_narrow(*args, **kwargs):
         collect_or_load_stats(*args, **kwargs)
-        narrow(tool.state().tests_by_mangled_function_name)
+        state = tool.state()
+        narrow(state.tests_by_mangled_function_name, state.duration_by_test)
 
     tool.collect_or_load_stats = collect_or_load_then_narrow
     tool.cli(argv, prog_name="mutmut")

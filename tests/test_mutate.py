@@ -92,11 +92,17 @@ def test_every_mutated_module_has_a_scope_whose_files_exist():
             assert list(ROOT.glob(pattern)), f"{module}: {pattern} matches no test file"
 
 
-def test_the_record_keeps_only_each_functions_own_tests():
+def test_each_function_meets_every_test_of_its_scope_and_no_other():
+    """Also the tests mutmut did not see reach it: a shared fixture ran the code under another test."""
     record = {
         "policies.images.x_check": {"tests/test_policies_images.py::test_a", "tests/test_render.py::test_b"},
         "gushen_infra.tier.xǁHttpTierǁurl": {"tests/test_tier.py::test_c", "tests/test_redis.py::test_d"},
     }
-    mutation_scope.narrow(record)
-    assert record == {"policies.images.x_check": {"tests/test_policies_images.py::test_a"},
-                      "gushen_infra.tier.xǁHttpTierǁurl": {"tests/test_tier.py::test_c"}}
+    ran = ["tests/test_policies_images.py::test_a", "tests/test_policies_images.py::test_uses_a_cached_fixture",
+           "tests/test_render.py::test_b", "tests/test_tier.py::test_c", "tests/test_redis.py::test_d"]
+    mutation_scope.narrow(record, ran)
+    assert record == {
+        "policies.images.x_check": {"tests/test_policies_images.py::test_a",
+                                    "tests/test_policies_images.py::test_uses_a_cached_fixture"},
+        "gushen_infra.tier.xǁHttpTierǁurl": {"tests/test_tier.py::test_c"},
+    }
