@@ -3,7 +3,7 @@
 A field the API server refuses fails ``pulumi up`` (the kube tier checks it against a real API
 server, but is not run on every change): the rules here are those of kubernetes
 ``pkg/apis/core/validation/validation.go`` that the workload builder can break —
-``ValidateVolumes`` (names are DNS-1123 labels, unique), ``validateVolumeMounts`` (a mount names a
+``ValidateVolumes`` (names are DNS-1123 labels, unique; one volume type each), ``validateVolumeMounts`` (a mount names a
 volume of the pod, or a claim template of the StatefulSet), ``validateContainers`` /
 ``validateInitContainers`` (names DNS-1123 labels, unique across both), ``validateContainerPorts``
 (``IsValidPortName``, unique names, port 1-65535, protocol), ``validateProbe``'s handlers (a named
@@ -26,6 +26,8 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+#: The volume types this program uses (``validateVolumeSource``: exactly one per volume).
+VOLUME_SOURCES = ("emptyDir", "configMap", "secret", "persistentVolumeClaim", "projected", "hostPath")
 
 
 def _dns_label(value: Any) -> bool:
@@ -75,6 +77,10 @@ def pod_problems(where: str, spec: Mapping[str, Any], claims: tuple[str, ...] = 
     for name in volume_names:
         if not _dns_label(name):
             yield f"{where}: volume name {name!r} is not a DNS-1123 label"
+    for volume in spec.get("volumes", []):
+        sources = sorted(set(volume) - {"name"})
+        if len(sources) != 1 or sources[0] not in VOLUME_SOURCES:
+            yield f"{where}: volume {volume.get('name')!r} wants exactly one volume type, has {sources}"
     if len(set(volume_names)) != len(volume_names):
         yield f"{where}: duplicate volume names {volume_names}"
     containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
