@@ -127,6 +127,12 @@ def test_labels_name_the_app_its_component_and_its_version_when_known(labels, ex
     assert labels.selector == {"app": expected["app"]}
 
 
+def test_object_metadata_puts_the_object_in_its_namespace_with_the_apps_labels():
+    labels = AppLabels("x", "web", "v1")
+    assert workload.metadata("x", "ai-qtrd", labels, annotations={"a": "b"}) == {
+        "name": "x", "namespace": "ai-qtrd", "labels": labels.all, "annotations": {"a": "b"}}
+
+
 @pytest.mark.parametrize("image, tag", [
     ("gushen-web:v18", "v18"),
     ("registry:5000/team/redis:7.2-alpine", "7.2-alpine"),
