@@ -93,6 +93,7 @@ def test_every_pod_and_service_of_each_stack_is_one_the_api_server_accepts(stack
 @pytest.mark.parametrize("paths", [
     ("/tmp", "/app/.next/cache", "/home/app"),
     ("/var/Cache/App.d", "/srv/my_data", "/data--x"),
+    ("/tmp", "/__"),  # a directory named without a letter or digit
 ])
 def test_each_writable_path_gets_its_own_validly_named_volume(paths):
     """Two paths on one volume would share their files; a name the API server refuses fails the deploy."""
