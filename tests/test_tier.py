@@ -125,6 +125,15 @@ def test_home_and_writable_paths_are_configurable():
     assert pod["initContainers"][0]["command"][-1].startswith("cp -a /app/static/. /seed/")
 
 
+def test_a_tiers_objects_and_pods_show_its_image_tag_as_their_version():
+    """``kubectl get -l app.kubernetes.io/version=v19`` finds what runs the new image."""
+    stack = run_stack("prod", {"web": tier_with("web", image="gushen-web:v19")})
+    dep = stack.get("Deployment", "ai-qtrd-web")
+    for labels in (dep["metadata"]["labels"], dep["spec"]["template"]["metadata"]["labels"],
+                   stack.get("Service", "ai-qtrd-web")["metadata"]["labels"]):
+        assert labels["app.kubernetes.io/version"] == "v19"
+
+
 def test_any_configured_writable_or_seeded_path_gives_a_pod_the_api_server_accepts():
     """A path is any absolute directory (config AbsPath): its volume's name must still be a
     DNS-1123 label, else ``pulumi up`` fails at the Deployment (tests/kube_validation.py)."""
