@@ -69,7 +69,8 @@ def test_deployment_rolls_with_zero_unavailable_and_one_surge():
     spec = workload.deployment_spec(labels, 2, workload.pod_template(labels, {}))
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     assert spec["selector"] == {"matchLabels": labels.selector}
-    assert workload.deployment_spec(labels, None, {}).get("replicas") is None, "HPA-managed: no replicas field"
+    assert spec["replicas"] == 2
+    assert "replicas" not in workload.deployment_spec(labels, None, {}), "HPA-managed: no replicas field"
 
 
 def test_image_tag():
