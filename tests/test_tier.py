@@ -125,6 +125,21 @@ def test_home_and_writable_paths_are_configurable():
     assert pod["initContainers"][0]["command"][-1].startswith("cp -a /app/static/. /seed/")
 
 
+@pytest.mark.parametrize("name, component", [("ai-qtrd-web", "gushen:web:FrontendService"),
+                                             ("ai-qtrd-api", "gushen:api:BackendService")])
+def test_a_tiers_objects_are_children_of_its_component(name, component):
+    """A URN holds the parents' types: out of the component, the Service would be a new resource
+    (``pulumi up`` deletes the old one and creates it again: an outage), and it would miss the
+    adoption transformation the component hands its children (its clusterIP kept: adoption.py)."""
+    stack = run_stack("prod", {"api": tier_with("api", replicas=2)})
+    kinds = {"Service": "core/v1", "Deployment": "apps/v1"} | ({"PodDisruptionBudget": "policy/v1"} if "api" in name else {})
+    for kind, group in kinds.items():
+        (rec,) = [r for r in stack.of_type(f"kubernetes:{group}:{kind}") if r.name == name]
+        assert rec.urn == f"urn:pulumi:prod::gushen-infra::{component}$kubernetes:{group}:{kind}::{name}"
+    (service,) = [r for r in stack.of_type("kubernetes:core/v1:Service") if r.name == name]
+    assert service.options["ignoreChanges"] == ["spec.clusterIP"]
+
+
 def test_a_tiers_objects_and_pods_show_its_image_tag_as_their_version():
     """``kubectl get -l app.kubernetes.io/version=v19`` finds what runs the new image."""
     stack = run_stack("prod", {"web": tier_with("web", image="gushen-web:v19")})
