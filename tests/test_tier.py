@@ -125,19 +125,46 @@ def test_home_and_writable_paths_are_configurable():
     assert pod["initContainers"][0]["command"][-1].startswith("cp -a /app/static/. /seed/")
 
 
-@pytest.mark.parametrize("name, component", [("ai-qtrd-web", "gushen:web:FrontendService"),
-                                             ("ai-qtrd-api", "gushen:api:BackendService")])
-def test_a_tiers_objects_are_children_of_its_component(name, component):
-    """A URN holds the parents' types: out of the component, the Service would be a new resource
+def both_tiers_with_budget_and_autoscaler():
+    """web autoscaled (an HPA), api on two fixed replicas (a budget)."""
+    return run_stack("prod", {"web": tier_with("web", autoscaling=scaling(lo=2, hi=3)), "api": tier_with("api", replicas=2)})
+
+
+def recorded(stack, kind: str, name: str):
+    (rec,) = [r for r in stack.resources if r.type.endswith(f":{kind}") and r.name == name]
+    return rec
+
+
+TIER_OBJECTS = [
+    ("gushen:web:FrontendService", "core/v1", "Service", "ai-qtrd-web"),
+    ("gushen:web:FrontendService", "apps/v1", "Deployment", "ai-qtrd-web"),
+    ("gushen:web:FrontendService", "autoscaling/v2", "HorizontalPodAutoscaler", "ai-qtrd-web-hpa"),
+    ("gushen:api:BackendService", "core/v1", "Service", "ai-qtrd-api"),
+    ("gushen:api:BackendService", "apps/v1", "Deployment", "ai-qtrd-api"),
+    ("gushen:api:BackendService", "policy/v1", "PodDisruptionBudget", "ai-qtrd-api"),
+]
+
+
+def test_a_tiers_objects_are_children_of_its_component():
+    """A URN holds the parents' types: out of the component, an object would be a new resource
     (``pulumi up`` deletes the old one and creates it again: an outage), and it would miss the
-    adoption transformation the component hands its children (its clusterIP kept: adoption.py)."""
-    stack = run_stack("prod", {"api": tier_with("api", replicas=2)})
-    kinds = {"Service": "core/v1", "Deployment": "apps/v1"} | ({"PodDisruptionBudget": "policy/v1"} if "api" in name else {})
-    for kind, group in kinds.items():
-        (rec,) = [r for r in stack.of_type(f"kubernetes:{group}:{kind}") if r.name == name]
-        assert rec.urn == f"urn:pulumi:prod::gushen-infra::{component}$kubernetes:{group}:{kind}::{name}"
-    (service,) = [r for r in stack.of_type("kubernetes:core/v1:Service") if r.name == name]
-    assert service.options["ignoreChanges"] == ["spec.clusterIP"]
+    adoption transformation the component hands its children (a Service's clusterIP kept: adoption.py)."""
+    stack = both_tiers_with_budget_and_autoscaler()
+    for component, group, kind, name in TIER_OBJECTS:
+        assert recorded(stack, kind, name).urn == f"urn:pulumi:prod::gushen-infra::{component}$kubernetes:{group}:{kind}::{name}"
+    for name in ("ai-qtrd-web", "ai-qtrd-api"):
+        assert recorded(stack, "Service", name).options["ignoreChanges"] == ["spec.clusterIP"]
+
+
+def test_a_tiers_pods_start_after_what_they_read_and_its_budget_and_autoscaler_after_them():
+    """The Deployment waits for the Secret and ConfigMap its env reads by name (else its first pods
+    fail with CreateContainerConfigError); the HPA and budget name the Deployment."""
+    stack = both_tiers_with_budget_and_autoscaler()
+    secret, config_map = recorded(stack, "Secret", "ai-qtrd-secrets").urn, recorded(stack, "ConfigMap", "ai-qtrd-config").urn
+    for name in ("ai-qtrd-web", "ai-qtrd-api"):
+        assert {secret, config_map} <= set(recorded(stack, "Deployment", name).dependencies), name
+    assert recorded(stack, "Deployment", "ai-qtrd-web").urn in recorded(stack, "HorizontalPodAutoscaler", "ai-qtrd-web-hpa").dependencies
+    assert recorded(stack, "Deployment", "ai-qtrd-api").urn in recorded(stack, "PodDisruptionBudget", "ai-qtrd-api").dependencies
 
 
 def test_a_tiers_objects_and_pods_show_its_image_tag_as_their_version():
