@@ -258,3 +258,12 @@ def test_a_service_is_cluster_internal_and_targets_the_pods_ports_by_name():
                   {"name": "sentinel", "port": 26379, "targetPort": "sentinel", "protocol": "TCP"}],
         "clusterIP": "None",
     }
+
+
+def test_an_autoscaler_scales_its_deployment_on_average_cpu_of_the_requests():
+    assert workload.autoscaler_spec("ai-qtrd-web", 2, 5, 70) == {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ai-qtrd-web"},
+        "minReplicas": 2, "maxReplicas": 5,
+        "metrics": [{"type": "Resource",
+                     "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+    }
