@@ -35,10 +35,8 @@ def probe_timing(timing: config.ProbeTiming) -> workload.ProbeTiming:
 
 @dataclass(frozen=True)
 class HttpTier:
-    """The Kubernetes objects of one tier, and how other objects reach it."""
+    """How other objects reach one tier (its pods' labels, its Service's port and name)."""
 
-    deployment: k8s.apps.v1.Deployment
-    service: k8s.core.v1.Service
     labels: AppLabels
     port: int
     service_name: str
@@ -86,7 +84,7 @@ def http_tier(
     template = workload.pod_template(labels, spec, pod_annotations)
     opts = pulumi.ResourceOptions(parent=parent)
     scaling = settings.autoscaling if settings.autoscaling and settings.autoscaling.enabled else None
-    service = k8s.core.v1.Service(
+    k8s.core.v1.Service(
         name,
         metadata=workload.metadata(name, namespace, labels),
         spec=workload.service_spec(labels, {PORT_NAME: settings.port}),
@@ -117,7 +115,7 @@ def http_tier(
             spec=budget,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
         )
-    return HttpTier(deployment, service, labels, settings.port, name)
+    return HttpTier(labels, settings.port, name)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -59,6 +59,18 @@ def test_more_than_one_fixed_replica_gets_a_budget():
     assert pdb["selector"]["matchLabels"] == stack.get("Deployment", "ai-qtrd-api")["spec"]["selector"]["matchLabels"]
 
 
+@pytest.mark.parametrize("replicas, autoscaling, budget", [
+    (1, scaling(lo=2, hi=3), True),   # the HPA never goes below two pods: one may go
+    (2, scaling(lo=1, hi=3), False),  # the HPA may run one pod: a budget would block every drain
+    (2, None, True),
+    (1, None, False),
+])
+def test_an_autoscaled_tier_gets_a_budget_when_its_minimum_is_above_one(replicas, autoscaling, budget):
+    """The fixed count is ignored while the HPA owns the replicas (config.Tier.replicas)."""
+    stack = run_stack("prod", {"api": tier_with("api", replicas=replicas, autoscaling=autoscaling)})
+    assert ("ai-qtrd-api" in {m["metadata"]["name"] for m in stack.all("PodDisruptionBudget")}) is budget
+
+
 def test_the_specs_hpa_maxima_overflow_the_nodes_and_the_policy_pack_says_so():
     spec_values = run_stack("prod", {"web": tier_with("web", autoscaling=scaling(lo=2, hi=5)),
                                      "api": tier_with("api", autoscaling=scaling(lo=1, hi=5))})
@@ -145,13 +157,14 @@ TIER_OBJECTS = [
 ]
 
 
-def test_a_tiers_objects_are_children_of_its_component():
+def test_a_tiers_objects_are_in_its_namespace_and_children_of_its_component():
     """A URN holds the parents' types: out of the component, an object would be a new resource
     (``pulumi up`` deletes the old one and creates it again: an outage), and it would miss the
     adoption transformation the component hands its children (a Service's clusterIP kept: adoption.py)."""
     stack = both_tiers_with_budget_and_autoscaler()
     for component, group, kind, name in TIER_OBJECTS:
         assert recorded(stack, kind, name).urn == f"urn:pulumi:prod::gushen-infra::{component}$kubernetes:{group}:{kind}::{name}"
+        assert stack.get(kind, name)["metadata"]["namespace"] == "ai-qtrd", (kind, name)
     for name in ("ai-qtrd-web", "ai-qtrd-api"):
         assert recorded(stack, "Service", name).options["ignoreChanges"] == ["spec.clusterIP"]
 
