@@ -167,17 +167,17 @@ class TierComponent(pulumi.ComponentResource):
         config_keys: Sequence[str],
         secret_keys: Sequence[str],
     ) -> None:
-        """Build the tier; ``env`` comes first, then the ConfigMap and Secret keys by reference."""
+        """Build the tier; its env: HOME (if set), the Redis address, ``env``, then the ConfigMap and
+        Secret keys by reference."""
+        settings = args.settings
         env = [
+            *([workload.env_value("HOME", settings.home)] if settings.home else []),
             workload.env_value("REDIS_HOST", args.redis_host),
             workload.env_value("REDIS_PORT", pulumi.Output.from_input(args.redis_port).apply(str)),
             *env,
             *(workload.env_config(key, args.config_map_name) for key in config_keys),
             *(workload.env_secret(key, args.secret_name) for key in secret_keys),
         ]
-        settings = args.settings
-        if settings.home:
-            env.insert(0, workload.env_value("HOME", settings.home))
         writable = [*settings.writable_paths, *([settings.home] if settings.home else [])]
         checksum = {"checksum/config": args.config_checksum} if args.config_checksum else {}
         if args.secret_checksum:
