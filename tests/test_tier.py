@@ -225,3 +225,17 @@ def test_the_seed_command_copies_the_image_directory_with_its_dot_files(prod, tm
     subprocess.run(["sh", "-c", script], check=True)
     assert (target / "app/index.html").read_text() == "built page"
     assert (target / ".manifest").exists()
+
+
+def test_a_tiers_pods_roll_when_a_secret_or_config_key_they_read_changes_and_only_then():
+    """The pod template carries digests of exactly what the tier reads (checksum/config,
+    checksum/secret): a changed value gives a new template, so the Deployment rolls."""
+    def digests(stack, name):
+        annotations = stack.get("Deployment", name)["spec"]["template"]["metadata"]["annotations"]
+        return annotations["checksum/config"], annotations["checksum/secret"]
+
+    base = run_stack("prod")
+    lurus_key = run_stack("prod", {"lurusApiKey": "another-key"})  # read by the web tier only
+    assert digests(lurus_key, "ai-qtrd-web")[0] == digests(base, "ai-qtrd-web")[0]
+    assert digests(lurus_key, "ai-qtrd-web")[1] != digests(base, "ai-qtrd-web")[1]
+    assert digests(lurus_key, "ai-qtrd-api") == digests(base, "ai-qtrd-api")
