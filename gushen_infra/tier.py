@@ -137,9 +137,9 @@ class TierArgs:
     """Secret holding the tier's secret env (read through ``secretKeyRef`` only); a fixed name."""
     config_map_name: str
     """ConfigMap holding the tier's non-secret settings; a fixed name."""
-    config_checksum: str = ""
+    config_checksum: str
     """Digest of the ConfigMap keys the tier reads; a change rolls the pods."""
-    secret_checksum: pulumi.Input[str] = ""
+    secret_checksum: pulumi.Input[str]
     """Digest (revealing nothing) of the Secret keys the tier reads; a change rolls the pods."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the pods read at start (the Secret and ConfigMap): created before the Deployment."""
@@ -179,10 +179,9 @@ class TierComponent(pulumi.ComponentResource):
             *(workload.env_secret(key, args.secret_name) for key in secret_keys),
         ]
         writable = [*settings.writable_paths, *([settings.home] if settings.home else [])]
-        checksum = {"checksum/config": args.config_checksum} if args.config_checksum else {}
-        if args.secret_checksum:
-            checksum["checksum/secret"] = args.secret_checksum
-        annotations = {**checksum, **args.pod_annotations} or None
+        annotations = {
+            "checksum/config": args.config_checksum, "checksum/secret": args.secret_checksum, **args.pod_annotations,
+        }
         tier = http_tier(
             self, name, component, args.namespace, settings, env, placement, writable, annotations, args.depends_on,
         )
