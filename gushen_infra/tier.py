@@ -19,7 +19,7 @@ SEED_DIR = "/seed"
 
 def _seeded_volume(path: str) -> str:
     """Volume name of a seeded path (``/app/.next/server`` -> ``seed-app-next-server``)."""
-    return "seed-" + "-".join(part.strip(".") for part in path.strip("/").split("/")).lower()
+    return f"seed-{workload.volume_name(path)}"
 
 
 def tier_url(service: str, port: int) -> str:
@@ -35,10 +35,8 @@ def probe_timing(timing: config.ProbeTiming) -> workload.ProbeTiming:
 
 @dataclass(frozen=True)
 class HttpTier:
-    """The Kubernetes objects of one tier, and how other objects reach it."""
+    """How other objects reach one tier (its pods' labels, its Service's port and name)."""
 
-    deployment: k8s.apps.v1.Deployment
-    service: k8s.core.v1.Service
     labels: AppLabels
     port: int
     service_name: str
@@ -86,7 +84,7 @@ def http_tier(
     template = workload.pod_template(labels, spec, pod_annotations)
     opts = pulumi.ResourceOptions(parent=parent)
     scaling = settings.autoscaling if settings.autoscaling and settings.autoscaling.enabled else None
-    service = k8s.core.v1.Service(
+    k8s.core.v1.Service(
         name,
         metadata=workload.metadata(name, namespace, labels),
         spec=workload.service_spec(labels, {PORT_NAME: settings.port}),
@@ -117,7 +115,7 @@ def http_tier(
             spec=budget,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment]),
         )
-    return HttpTier(deployment, service, labels, settings.port, name)
+    return HttpTier(labels, settings.port, name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,9 +137,9 @@ class TierArgs:
     """Secret holding the tier's secret env (read through ``secretKeyRef`` only); a fixed name."""
     config_map_name: str
     """ConfigMap holding the tier's non-secret settings; a fixed name."""
-    config_checksum: str = ""
+    config_checksum: str
     """Digest of the ConfigMap keys the tier reads; a change rolls the pods."""
-    secret_checksum: pulumi.Input[str] = ""
+    secret_checksum: pulumi.Input[str]
     """Digest (revealing nothing) of the Secret keys the tier reads; a change rolls the pods."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the pods read at start (the Secret and ConfigMap): created before the Deployment."""
@@ -169,22 +167,21 @@ class TierComponent(pulumi.ComponentResource):
         config_keys: Sequence[str],
         secret_keys: Sequence[str],
     ) -> None:
-        """Build the tier; ``env`` comes first, then the ConfigMap and Secret keys by reference."""
+        """Build the tier; its env: HOME (if set), the Redis address, ``env``, then the ConfigMap and
+        Secret keys by reference."""
+        settings = args.settings
         env = [
+            *([workload.env_value("HOME", settings.home)] if settings.home else []),
             workload.env_value("REDIS_HOST", args.redis_host),
             workload.env_value("REDIS_PORT", pulumi.Output.from_input(args.redis_port).apply(str)),
             *env,
             *(workload.env_config(key, args.config_map_name) for key in config_keys),
             *(workload.env_secret(key, args.secret_name) for key in secret_keys),
         ]
-        settings = args.settings
-        if settings.home:
-            env.insert(0, workload.env_value("HOME", settings.home))
         writable = [*settings.writable_paths, *([settings.home] if settings.home else [])]
-        checksum = {"checksum/config": args.config_checksum} if args.config_checksum else {}
-        if args.secret_checksum:
-            checksum["checksum/secret"] = args.secret_checksum
-        annotations = {**checksum, **args.pod_annotations} or None
+        annotations = {
+            "checksum/config": args.config_checksum, "checksum/secret": args.secret_checksum, **args.pod_annotations,
+        }
         tier = http_tier(
             self, name, component, args.namespace, settings, env, placement, writable, annotations, args.depends_on,
         )

@@ -132,7 +132,8 @@ def env_config(name: str, config_map: pulumi.Input[str], key: Optional[str] = No
 # --- containers and pods -----------------------------------------------------------------------
 
 
-def _volume_name(path: str) -> str:
+def volume_name(path: str) -> str:
+    """A DNS-1123 label naming the volume of a directory (``/app/.next/cache`` -> ``app-next-cache``)."""
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "root"
 
 
@@ -162,7 +163,7 @@ class Container:
 
     @property
     def writable_volumes(self) -> list[Json]:
-        return [{"name": _volume_name(p), "emptyDir": {}} for p in self.writable_paths]
+        return [{"name": volume_name(p), "emptyDir": {}} for p in self.writable_paths]
 
 
 def security_context(run_as_user: int = APP_UID) -> Json:
@@ -196,7 +197,7 @@ def container(spec: Container) -> Json:
         ]
     if spec.env:
         out["env"] = list(spec.env)
-    mounts = [{"name": _volume_name(p), "mountPath": p} for p in spec.writable_paths]
+    mounts = [{"name": volume_name(p), "mountPath": p} for p in spec.writable_paths]
     mounts += list(spec.volume_mounts)
     if mounts:
         out["volumeMounts"] = mounts

@@ -289,6 +289,34 @@ def test_import_ids_are_namespace_slash_name_and_name_for_cluster_scoped_objects
         assert import_id == (name if kind in ("Namespace", "ClusterIssuer") else f"{namespace}/{name}")
 
 
+@pytest.mark.parametrize("ref, expected", [
+    ("Namespace/ai-qtrd", "ai-qtrd"),
+    ("ClusterIssuer/letsencrypt-prod", "letsencrypt-prod"),
+    ("Service/ai-qtrd-web", "ai-qtrd/ai-qtrd-web"),
+    ("Certificate/gushen-lurus-cn-tls", "ai-qtrd/gushen-lurus-cn-tls"),
+])
+def test_an_import_id_is_the_name_of_a_cluster_scoped_object_else_namespace_slash_name(ref, expected):
+    """``kubeProvider.Read`` looks the object up by ``parseFqName(id)`` (pulumi-kubernetes
+    ``provider/pkg/provider/util.go``): an ID without ``/`` has no namespace, so a namespaced
+    object given its bare name, or a cluster-wide one given a namespace, is not found."""
+    assert adoption.import_id(ref, "ai-qtrd") == expected
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ({"selector": {"app": "web"}, "ports": [{"name": "http", "port": 3000, "targetPort": "http"}]},
+     {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 3000, "targetPort": 3000}]}),
+    ({"clusterIP": "None", "ports": [{"name": "redis", "port": 6379, "targetPort": "redis"},
+                                     {"name": "sentinel", "port": 26379, "targetPort": "sentinel"}]},
+     {"clusterIP": "None", "ports": [{"name": "redis", "port": 6379, "targetPort": 6379},
+                                     {"name": "sentinel", "port": 26379, "targetPort": 26379}]}),
+    # A headless Service may declare no port (Kubernetes requires ports only with a clusterIP).
+    ({"clusterIP": "None", "selector": {"app": "redis"}}, {"clusterIP": "None", "selector": {"app": "redis"}, "ports": []}),
+])
+def test_the_adoption_run_targets_each_service_port_by_its_number_and_keeps_the_rest(spec, expected):
+    """kubectl's pods declare unnamed ports: a named targetPort would leave the Service without endpoints."""
+    assert adoption.numeric_target_ports(spec) == expected
+
+
 def test_the_adoption_run_passes_the_policy_pack(adopting, tmp_path):
     """`pulumi preview --policy-pack policies --policy-pack-config policies/config.prod.json` in the
     adoption run: numeric targetPorts are container ports too."""

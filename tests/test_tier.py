@@ -11,6 +11,7 @@ from policies.base import Obj
 from policies.catalog import evaluate
 
 from .conftest import run_stack
+from .kube_validation import manifest_problems
 from .policy_baseline import prod_settings
 from .test_config import prod_raw, problems_of, with_change
 
@@ -56,6 +57,18 @@ def test_more_than_one_fixed_replica_gets_a_budget():
     stack = run_stack("prod", {"api": tier_with("api", replicas=2)})
     pdb = stack.get("PodDisruptionBudget", "ai-qtrd-api")["spec"]
     assert pdb["selector"]["matchLabels"] == stack.get("Deployment", "ai-qtrd-api")["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("replicas, autoscaling, budget", [
+    (1, scaling(lo=2, hi=3), True),   # the HPA never goes below two pods: one may go
+    (2, scaling(lo=1, hi=3), False),  # the HPA may run one pod: a budget would block every drain
+    (2, None, True),
+    (1, None, False),
+])
+def test_an_autoscaled_tier_gets_a_budget_when_its_minimum_is_above_one(replicas, autoscaling, budget):
+    """The fixed count is ignored while the HPA owns the replicas (config.Tier.replicas)."""
+    stack = run_stack("prod", {"api": tier_with("api", replicas=replicas, autoscaling=autoscaling)})
+    assert ("ai-qtrd-api" in {m["metadata"]["name"] for m in stack.all("PodDisruptionBudget")}) is budget
 
 
 def test_the_specs_hpa_maxima_overflow_the_nodes_and_the_policy_pack_says_so():
@@ -124,6 +137,73 @@ def test_home_and_writable_paths_are_configurable():
     assert pod["initContainers"][0]["command"][-1].startswith("cp -a /app/static/. /seed/")
 
 
+def both_tiers_with_budget_and_autoscaler():
+    """web autoscaled (an HPA), api on two fixed replicas (a budget)."""
+    return run_stack("prod", {"web": tier_with("web", autoscaling=scaling(lo=2, hi=3)), "api": tier_with("api", replicas=2)})
+
+
+def recorded(stack, kind: str, name: str):
+    (rec,) = [r for r in stack.resources if r.type.endswith(f":{kind}") and r.name == name]
+    return rec
+
+
+TIER_OBJECTS = [
+    ("gushen:web:FrontendService", "core/v1", "Service", "ai-qtrd-web"),
+    ("gushen:web:FrontendService", "apps/v1", "Deployment", "ai-qtrd-web"),
+    ("gushen:web:FrontendService", "autoscaling/v2", "HorizontalPodAutoscaler", "ai-qtrd-web-hpa"),
+    ("gushen:api:BackendService", "core/v1", "Service", "ai-qtrd-api"),
+    ("gushen:api:BackendService", "apps/v1", "Deployment", "ai-qtrd-api"),
+    ("gushen:api:BackendService", "policy/v1", "PodDisruptionBudget", "ai-qtrd-api"),
+]
+
+
+def test_a_tiers_objects_are_in_its_namespace_and_children_of_its_component():
+    """A URN holds the parents' types: out of the component, an object would be a new resource
+    (``pulumi up`` deletes the old one and creates it again: an outage), and it would miss the
+    adoption transformation the component hands its children (a Service's clusterIP kept: adoption.py)."""
+    stack = both_tiers_with_budget_and_autoscaler()
+    for component, group, kind, name in TIER_OBJECTS:
+        assert recorded(stack, kind, name).urn == f"urn:pulumi:prod::gushen-infra::{component}$kubernetes:{group}:{kind}::{name}"
+        assert stack.get(kind, name)["metadata"]["namespace"] == "ai-qtrd", (kind, name)
+    for name in ("ai-qtrd-web", "ai-qtrd-api"):
+        assert recorded(stack, "Service", name).options["ignoreChanges"] == ["spec.clusterIP"]
+
+
+def test_a_tiers_pods_start_after_what_they_read_and_its_budget_and_autoscaler_after_them():
+    """The Deployment waits for the Secret and ConfigMap its env reads by name (else its first pods
+    fail with CreateContainerConfigError); the HPA and budget name the Deployment."""
+    stack = both_tiers_with_budget_and_autoscaler()
+    secret, config_map = recorded(stack, "Secret", "ai-qtrd-secrets").urn, recorded(stack, "ConfigMap", "ai-qtrd-config").urn
+    for name in ("ai-qtrd-web", "ai-qtrd-api"):
+        assert {secret, config_map} <= set(recorded(stack, "Deployment", name).dependencies), name
+    assert recorded(stack, "Deployment", "ai-qtrd-web").urn in recorded(stack, "HorizontalPodAutoscaler", "ai-qtrd-web-hpa").dependencies
+    assert recorded(stack, "Deployment", "ai-qtrd-api").urn in recorded(stack, "PodDisruptionBudget", "ai-qtrd-api").dependencies
+
+
+def test_a_tiers_objects_and_pods_show_its_image_tag_as_their_version():
+    """``kubectl get -l app.kubernetes.io/version=v19`` finds what runs the new image."""
+    stack = run_stack("prod", {"web": tier_with("web", image="gushen-web:v19")})
+    dep = stack.get("Deployment", "ai-qtrd-web")
+    for labels in (dep["metadata"]["labels"], dep["spec"]["template"]["metadata"]["labels"],
+                   stack.get("Service", "ai-qtrd-web")["metadata"]["labels"]):
+        assert labels["app.kubernetes.io/version"] == "v19"
+
+
+def test_any_configured_writable_or_seeded_path_gives_a_pod_the_api_server_accepts():
+    """A path is any absolute directory (config AbsPath): its volume's name must still be a
+    DNS-1123 label, else ``pulumi up`` fails at the Deployment (tests/kube_validation.py)."""
+    stack = run_stack("prod", {"web": tier_with("web", home="/srv/Home", writablePaths=["/tmp", "/var/cache/App.d"],
+                                                seededPaths=["/app/.next/server", "/app/static_files", "/opt/v1.2"])})
+    assert manifest_problems(stack.manifests) == []
+    pod = pod_of(stack, "ai-qtrd-web")
+    assert len({v["name"] for v in pod["volumes"]}) == 6, "one volume per directory"
+    (seed,) = pod["initContainers"]
+    assert seed["command"][-1].split(" && ")[1:] == [
+        f"cp -a /app/static_files/. /seed/{mounts(pod['containers'][0])['/app/static_files']}/",
+        f"cp -a /opt/v1.2/. /seed/{mounts(pod['containers'][0])['/opt/v1.2']}/",
+    ]
+
+
 @pytest.mark.parametrize("value", ["relative/home", "/", "/a/../etc"])
 def test_a_bad_home_is_named(value):
     problems = problems_of(with_change("api.home", value), set(config.SECRET_KEYS))
@@ -145,3 +225,17 @@ def test_the_seed_command_copies_the_image_directory_with_its_dot_files(prod, tm
     subprocess.run(["sh", "-c", script], check=True)
     assert (target / "app/index.html").read_text() == "built page"
     assert (target / ".manifest").exists()
+
+
+def test_a_tiers_pods_roll_when_a_secret_or_config_key_they_read_changes_and_only_then():
+    """The pod template carries digests of exactly what the tier reads (checksum/config,
+    checksum/secret): a changed value gives a new template, so the Deployment rolls."""
+    def digests(stack, name):
+        annotations = stack.get("Deployment", name)["spec"]["template"]["metadata"]["annotations"]
+        return annotations["checksum/config"], annotations["checksum/secret"]
+
+    base = run_stack("prod")
+    lurus_key = run_stack("prod", {"lurusApiKey": "another-key"})  # read by the web tier only
+    assert digests(lurus_key, "ai-qtrd-web")[0] == digests(base, "ai-qtrd-web")[0]
+    assert digests(lurus_key, "ai-qtrd-web")[1] != digests(base, "ai-qtrd-web")[1]
+    assert digests(lurus_key, "ai-qtrd-api") == digests(base, "ai-qtrd-api")
