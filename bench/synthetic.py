@@ -66,6 +66,8 @@ def program(copies: int) -> Callable[[], None]:
                 secret_name=platform.secret_name,
                 config_map_name=platform.config_map_name,
                 config_checksum=platform.config_checksum,
+                # No digest key here: the annotation is empty, as in a stack without one.
+                secret_checksum=platform.secret_checksum(()),
             )
             backend = BackendService(
                 f"api-{i}", BackendServiceArgs(settings=settings.api, node=settings.nodes.api, **shared), opts=k3s
