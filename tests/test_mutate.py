@@ -67,7 +67,7 @@ def test_the_equivalents_are_read_from_docs_testing_md():
 @pytest.mark.parametrize("mutant, test, runs", [
     ("policies.images.x__repository__mutmut_5", "tests/test_policies_images.py::test_x", True),
     ("policies.images.x__repository__mutmut_5", "tests/test_render.py::test_x", False),
-    ("policies.images.x__repository__mutmut_5", "tests/test_policies_security.py::test_x", False),
+    ("policies.images.x__repository__mutmut_5", "tests/test_policies_check.py::test_x", True),
     ("policies.workloads.x_replicas__mutmut_1", "tests/test_policies_security.py::test_x", True),
     ("gushen_infra.config.redis.x_f__mutmut_1", "tests/test_redis.py::test_x", True),
     ("gushen_infra.config.redis.x_f__mutmut_1", "tests/test_backup.py::test_x", False),
