@@ -407,6 +407,27 @@ def test_any_key_in_a_namespace_close_to_gushen_is_named_even_one_the_program_do
     ]
 
 
+def test_a_program_key_under_the_stack_name_is_named_beside_the_bad_gushen_value():
+    """``pulumi config set prod:web.replicas 3`` (the stack's name, far from gushen, but ``web`` is
+    ours) while gushen:web.replicas is bad: both are told, the one does not hide the other."""
+    with pytest.raises(config.ConfigError) as info:
+        config.validate(with_change("web.replicas", 0), SECRET_KEYS, {"prod:web.replicas": "3"})
+    assert info.value.problems == [
+        "prod:web.replicas: outside the gushen: namespace, so the program never reads it; did you mean "
+        "gushen:web.replicas? (set it with pulumi config set --path 'gushen:web.replicas' <value>, then "
+        "pulumi config rm 'prod:web.replicas'; got 3)",
+        "gushen:web.replicas: Input should be greater than or equal to 1 (got 0)",
+    ]
+
+
+@pytest.mark.parametrize("typed", ["null", '"gushen.lurus.cn"'])
+def test_a_string_value_is_read_as_typed_not_as_json_null_or_a_quoted_string(typed):
+    """Only objects, lists, numbers and booleans arrive as JSON text (``_decode``)."""
+    assert problems_of(with_change("domain", typed)) == [
+        f"gushen:domain: invalid domain (want a lower-case DNS name such as gushen.lurus.cn) (got {typed!r})"
+    ]
+
+
 def test_keys_of_other_programs_namespaces_are_left_alone():
     assert config.validate(prod_raw(), SECRET_KEYS, {"kubernetes:context": "k3s", "aws:region": "x"}).domain
 
