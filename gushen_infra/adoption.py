@@ -103,7 +103,7 @@ class Adoption:
         if not isinstance(metadata, dict) or not isinstance(kind, str):
             return None
         ref = f"{kind}/{metadata.get('name')}"
-        extra = pulumi.ResourceOptions()
+        extra: pulumi.ResourceOptions | None = None  # ResourceOptions.merge takes None for none
         if kind == "Service":
             extra = pulumi.ResourceOptions(ignore_changes=list(SERVICE_IGNORE))
         if self.adopt.enabled and ref in self.adopt.objects:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
@@ -345,3 +346,53 @@ def test_the_runbooks_state_delete_names_the_protected_statefulset(adopting):
     commands = re.findall(r"`pulumi state delete ([^`]*)'(urn:[^']+)'`", doc)
     sts = next(r for r in adopting if r.type == "kubernetes:apps/v1:StatefulSet")
     assert commands == [("--force ", sts.urn)] and sts.options["protect"]
+
+
+def _transform(adopting: adoption.Adoption, type_: str, props: Mapping[str, Any]):
+    """What the engine gets back for one resource the program registers (None: left as registered)."""
+    args = pulumi.ResourceTransformationArgs(None, type_, "x", dict(props), pulumi.ResourceOptions())  # type: ignore[arg-type]
+    return adopting.transform(args)
+
+
+WEB = {"kind": "Deployment", "metadata": {"name": "ai-qtrd-web", "annotations": {"team": "gushen"}}}
+ADOPTING_WEB = config.Adopt(enabled=True, objects=["Deployment/ai-qtrd-web", "ConfigMap/typo"])
+
+
+@pytest.mark.parametrize("type_, props", [
+    # cert-manager's Helm release (tls.py): helm owns the chart's objects, adoption never imports or forces them.
+    ("kubernetes:helm.sh/v3:Release", WEB),
+    ("random:index/randomPassword:RandomPassword", WEB),
+    # A child given its metadata as an args object rather than a dict: nothing to match on.
+    ("kubernetes:apps/v1:Deployment", {"kind": "Deployment", "metadata": None}),
+    ("kubernetes:apps/v1:Deployment", {"kind": None, "metadata": WEB["metadata"]}),
+])
+def test_adoption_leaves_helm_releases_other_providers_and_shapeless_objects_as_registered(type_, props):
+    adopting = adoption.Adoption(ADOPTING_WEB, "ai-qtrd")
+    assert _transform(adopting, type_, props) is None
+    assert adopting.unmatched() == ["Deployment/ai-qtrd-web", "ConfigMap/typo"]
+
+
+def test_an_adopted_object_is_imported_by_its_id_forced_and_counted_as_matched():
+    adopting = adoption.Adoption(ADOPTING_WEB, "ai-qtrd")
+    result = _transform(adopting, "kubernetes:apps/v1:Deployment", WEB)
+    assert result.opts.import_ == "ai-qtrd/ai-qtrd-web"
+    # The provider forces only on the exact value "true" (pulumi-kubernetes
+    # provider/pkg/metadata/annotations.go `IsAnnotationTrue`, read by await.go for patchForce).
+    assert result.props["metadata"]["annotations"] == {"team": "gushen", adoption.PATCH_FORCE: "true"}
+    assert adopting.unmatched() == ["ConfigMap/typo"]
+
+
+@pytest.mark.parametrize("adopt, expected", [
+    (config.Adopt(enabled=True, objects=["ConfigMap/typo", "Service/ai-qtrd-web"]), ["ConfigMap/typo"]),
+    # Outside the adoption run the list is not used: nothing is imported, so nothing to warn about.
+    (config.Adopt(enabled=False, objects=["ConfigMap/typo", "Service/ai-qtrd-web"]), []),
+])
+def test_the_run_warns_about_each_adopt_objects_entry_the_program_does_not_create(adopt, expected, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", warnings.append)
+    adopting = adoption.Adoption(adopt, "ai-qtrd")
+    service = {"kind": "Service", "metadata": {"name": "ai-qtrd-web"}, "spec": {"ports": []}}
+    result = _transform(adopting, "kubernetes:core/v1:Service", service)
+    assert result.opts.ignore_changes == list(adoption.SERVICE_IGNORE)
+    adopting.warn_unmatched()
+    assert warnings == [f"gushen:adopt.objects: {ref!r} is not an object of this program; not imported" for ref in expected]

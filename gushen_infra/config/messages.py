@@ -62,7 +62,7 @@ def _keys_at(loc: list[str]) -> list[str]:
 SECRET_SHOWN = "[secret]"
 
 
-def _format(error: Mapping[str, Any], secret: bool = False) -> str:
+def _format(error: Mapping[str, Any], secret: bool) -> str:
     """One problem pydantic found, naming the key and quoting the value (unless it is a secret)."""
     shown = SECRET_SHOWN if secret else _quote(error["input"])
     loc = [str(part) for part in error["loc"]]
