@@ -113,7 +113,8 @@ def test_the_scratch_copy_holds_the_tracked_tree_without_the_venv(tmp_path):
 
 def test_make_mutate_shell_passes_quick_only_when_asked():
     def dry(*args: str) -> str:
-        return subprocess.run(["make", "-n", "mutate-shell", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        # --no-print-directory: under `make test` the outer make would add its "Entering directory" lines.
+        return subprocess.run(["make", "--no-print-directory", "-n", "mutate-shell", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     assert dry().strip().endswith("-m tests.mutate_shell")
     assert dry("QUICK=1").strip().endswith("-m tests.mutate_shell --quick")
 
