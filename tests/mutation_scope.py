@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 #: Module of the mutated code (longest prefix wins) -> the test files that answer for it.
 SCOPES: dict[str, tuple[str, ...]] = {
@@ -54,19 +54,28 @@ def in_scope(nodeid: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
 
 
-def narrow(tests_by_function: dict[str, set[str]], all_tests: Iterable[str]) -> None:
-    """Give each function mutmut recorded every test of its module's scope, and no other.
+def narrow(tests_by_function: dict[str, Iterable[str]], duration_by_test: Mapping[str, float]) -> None:
+    """Give each function mutmut recorded every test of its module's scope, and no other, in the
+    order most likely to fail first.
 
-    Not only the tests mutmut saw reach it: mutmut files a call under the test running at the
-    time, and a module- or session-scoped fixture (test_adoption.py's ``adopting``, conftest's
-    ``prod``) runs the program once, under the first test that asks for it; the later tests that
-    assert on its result would never meet the mutant (``import_id`` returning the bare name
-    survived while test_import_ids_are_namespace_slash_name... fails on it).
+    Every test of the scope, not only the ones mutmut saw reach it: mutmut files a call under the
+    test running at the time, and a module- or session-scoped fixture (test_adoption.py's
+    ``adopting``, conftest's ``prod``) runs the program once, under the first test that asks for it;
+    the later tests that assert on its result would never meet the mutant (``import_id`` returning
+    the bare name survived while test_import_ids_are_namespace_slash_name... fails on it).
+
+    The order: mutmut runs pytest with ``-x`` on the list it is given, in that order, so a mutant
+    costs the tests up to the first failure. The tests that reached the function come first, then
+    the rest; each part file by file (pytest sets a module's fixtures up again when the files
+    interleave), quickest first within a file. mutmut keeps the value it gets, so a list keeps the order.
     """
-    all_tests = sorted(all_tests)
-    for function in tests_by_function:
+    all_tests = sorted(duration_by_test)
+    for function, reached in tests_by_function.items():
         patterns = scope_of(function)
-        tests_by_function[function] = {test for test in all_tests if in_scope(test, patterns)}
+        reached = set(reached)
+        scope = [test for test in all_tests if in_scope(test, patterns)]
+        tests_by_function[function] = sorted(
+            scope, key=lambda test: (test not in reached, test.split("::", 1)[0], duration_by_test[test], test))
 
 
 def main(argv: list[str]) -> None:

@@ -100,14 +100,31 @@ def test_each_function_meets_every_test_of_its_scope_and_no_other():
         "policies.images.x_check": {"tests/test_policies_images.py::test_a", "tests/test_render.py::test_b"},
         "gushen_infra.tier.xǁHttpTierǁurl": {"tests/test_tier.py::test_c", "tests/test_redis.py::test_d"},
     }
-    ran = ["tests/test_policies_images.py::test_a", "tests/test_policies_images.py::test_uses_a_cached_fixture",
-           "tests/test_render.py::test_b", "tests/test_tier.py::test_c", "tests/test_redis.py::test_d"]
-    mutation_scope.narrow(record, ran)
-    assert record == {
+    durations = {"tests/test_policies_images.py::test_a": 0.1, "tests/test_policies_images.py::test_uses_a_cached_fixture": 0.2,
+                 "tests/test_render.py::test_b": 0.1, "tests/test_tier.py::test_c": 0.1, "tests/test_redis.py::test_d": 0.1}
+    mutation_scope.narrow(record, durations)
+    assert {function: set(tests) for function, tests in record.items()} == {
         "policies.images.x_check": {"tests/test_policies_images.py::test_a",
                                     "tests/test_policies_images.py::test_uses_a_cached_fixture"},
         "gushen_infra.tier.xǁHttpTierǁurl": {"tests/test_tier.py::test_c"},
     }
+
+
+def test_the_tests_that_reached_a_function_run_first_file_by_file_quickest_first():
+    """pytest -x stops at the first failure: a mutant costs the tests before the one that kills it."""
+    reached = {"tests/test_policies_images.py::test_slow", "tests/test_policies_base.py::test_quick",
+               "tests/test_policies_images.py::test_quick"}
+    durations = {"tests/test_policies_base.py::test_other": 0.01, "tests/test_policies_base.py::test_quick": 0.1,
+                 "tests/test_policies_images.py::test_slow": 2.0, "tests/test_policies_images.py::test_quick": 0.2,
+                 "tests/test_policies_check.py::test_b": 0.5, "tests/test_policies_check.py::test_a": 0.3}
+    record = {"policies.images.x_check": reached}
+    mutation_scope.narrow(record, durations)
+    assert record["policies.images.x_check"] == [
+        "tests/test_policies_base.py::test_quick",
+        "tests/test_policies_images.py::test_quick", "tests/test_policies_images.py::test_slow",
+        "tests/test_policies_base.py::test_other",
+        "tests/test_policies_check.py::test_a", "tests/test_policies_check.py::test_b",
+    ]
 
 
 def test_survivors_of_the_last_run_are_tested_again_and_kills_stand(tmp_path):
