@@ -273,3 +273,15 @@ def expected(case: Case) -> set[tuple[str, str]]:
         return set()
     refs = case.reported or case.target
     return {(case.policy, ref) for ref in ((refs,) if isinstance(refs, str) else refs)}
+
+
+Change = tuple[str, Path, Any]
+"""``(Kind/name, path, value)``: one field of one baseline object changed."""
+
+
+def lines(changes: list[Change], config: Optional[dict[str, Any]] = None) -> list[str]:
+    """The pack's findings, as ``pulumi preview`` prints them, for the baseline with ``changes``."""
+    docs = manifests()
+    for target, path, value in changes:
+        docs = mutate(docs, target, path, value)
+    return sorted(v.line for v in evaluate(objects(docs), prod_settings(config)))
