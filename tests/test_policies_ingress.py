@@ -2,7 +2,7 @@
 
 import pytest
 
-from .policy_baseline import DELETE, Case, expected, ok, reported
+from .policy_baseline import DELETE, Case, expected, lines, ok, reported
 
 HTTPS, HTTP = "IngressRoute/gushen-web-https", "IngressRoute/gushen-web-http"
 T, R = "ingressroute-tls", "ingressroute-references"
@@ -32,6 +32,7 @@ VARIANTS = [
     ok("provider-middleware", HTTP, ("spec", "routes", 0, "middlewares"), [{"name": "ai-qtrd-redirect-https@kubernetescrd"}]),
     ok("legacy-api-group", HTTP, ("apiVersion",), "traefik.containo.us/v1alpha1"),
     ok("cert-resolver", HTTPS, ("spec", "tls"), {"certResolver": "letsencrypt"}),
+    ok("tls-store", HTTPS, ("spec", "tls"), {"store": {"name": "default"}}),
     ok("route-without-entry-points-but-tls", HTTPS, ("spec", "entryPoints"), ["websecure", "websecure-alt"]),
 ]
 
@@ -39,3 +40,19 @@ VARIANTS = [
 @pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
 def test_policy_table(case):
     assert reported(case) == expected(case)
+
+
+@pytest.mark.parametrize("changes, want", [
+    ([(HTTPS, ("spec", "tls"), DELETE)], [
+        f"mandatory {T} {HTTPS}: serves HTTPS without tls.secretName (or certResolver/store): "
+        "clients would get no valid certificate",
+    ]),
+    ([(HTTP, ("spec", "routes", 0, "middlewares"), DELETE)], [
+        f"mandatory {T} {HTTP}: routes[0] ('Host(`gushen.lurus.cn`)') serves plain HTTP without a redirect middleware "
+        "(redirect-https)",
+    ]),
+    # Not Traefik's: another controller's CRD of the same kind is no route of ours.
+    ([(HTTPS, ("apiVersion",), "example.com/v1"), (HTTPS, ("spec", "tls"), DELETE)], []),
+], ids=["no-certificate", "no-redirect", "other-api-group"])
+def test_messages(changes, want):
+    assert [line for line in lines(changes) if f" {T} " in line] == want
