@@ -35,8 +35,7 @@ def _target_nodes(workload: Obj, spec: Mapping[str, Any], cfg: Mapping[str, Any]
 
 
 def _pods(stack: Stack, workload: Obj) -> int:
-    # An HPA cannot scale a DaemonSet (no scale subresource): one pod per node, whatever an HPA names.
-    top: Optional[int] = None if workload.kind == "DaemonSet" else stack.max_replicas(workload)
+    top: Optional[int] = stack.max_replicas(workload)
     count = top if top is not None else replicas(workload)
     return count + surge(workload, count)
 
