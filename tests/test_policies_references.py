@@ -2,7 +2,7 @@
 
 import pytest
 
-from .policy_baseline import DELETE, Case, ctr, expected, ok, pod, reported
+from .policy_baseline import DELETE, Case, ctr, expected, lines, ok, pod, reported
 
 WEB, API, REDIS = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "StatefulSet/redis"
 CRON, DS = "CronJob/redis-backup", "DaemonSet/node-agent"
@@ -39,3 +39,22 @@ VARIANTS = [
 @pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
 def test_policy_table(case):
     assert reported(case) == expected(case)
+
+
+# What the user reads for some of the cases above: the object, the field, the value quoted (exact lines).
+MESSAGES = {
+    "secret-missing": [f"mandatory {RULE} {WEB}: container 'web' env REDIS_PASSWORD refers to Secret 'missing-secret', "
+                       "which the stack does not define"],
+    "config-key-missing": [f"mandatory {RULE} {WEB}: container 'web' env API_URL refers to key 'NOPE' of ConfigMap "
+                           "'ai-qtrd-config', which has no such key"],
+    "volume-item-key-missing": [f"mandatory {RULE} {REDIS}: volume 'config' refers to key 'other.conf' of ConfigMap "
+                                "'redis-config', which has no such key"],
+    "env-from-missing": [f"mandatory {RULE} {API}: container 'api' envFrom refers to ConfigMap 'api-env', "
+                         "which the stack does not define"],
+}
+
+
+@pytest.mark.parametrize("case_id, want", MESSAGES.items(), ids=list(MESSAGES))
+def test_messages(case_id, want):
+    (case,) = [c for c in CASES if c.id == case_id]
+    assert lines([(case.target, case.path, case.value)], case.config) == want

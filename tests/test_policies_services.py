@@ -2,7 +2,7 @@
 
 import pytest
 
-from .policy_baseline import DELETE, Case, ctr, expected, ok, reported
+from .policy_baseline import DELETE, Case, ctr, expected, lines, ok, reported
 
 SVC_WEB, SVC_API, SVC_REDIS = "Service/ai-qtrd-web", "Service/ai-qtrd-api", "Service/redis-headless"
 WEB, REDIS = "Deployment/ai-qtrd-web", "StatefulSet/redis"
@@ -31,3 +31,23 @@ VARIANTS = [
 @pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
 def test_policy_table(case):
     assert reported(case) == expected(case)
+
+
+# What the user reads for some of the cases above: the object, the field, the value quoted (exact lines).
+MESSAGES = {
+    "node-port": ["mandatory service-cluster-ip Service/ai-qtrd-web: type NodePort exposes the Service outside the "
+                  "cluster; use ClusterIP behind Traefik"],
+    "external-ips": ["mandatory service-cluster-ip Service/redis-headless: externalIPs expose the Service outside the cluster"],
+    "extra-selector-label": [f"mandatory {E} Service/redis-headless: selector app=redis,role=master matches no workload's "
+                             "pod labels"],
+    "numeric-target-missing": [f"mandatory {E} Service/ai-qtrd-api: targetPort 8080 of port 8000 is not a container "
+                               "port of Deployment/ai-qtrd-api"],
+    "named-target-missing": [f"mandatory {E} Service/redis-headless: targetPort 'redis-port' of port 6379 is not a "
+                             "container port of StatefulSet/redis"],
+}
+
+
+@pytest.mark.parametrize("case_id, want", MESSAGES.items(), ids=list(MESSAGES))
+def test_messages(case_id, want):
+    (case,) = [c for c in CASES if c.id == case_id]
+    assert lines([(case.target, case.path, case.value)], case.config) == want
