@@ -45,7 +45,7 @@ def check_service_endpoints(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tu
         if any(not isinstance(v, str) for v in selector.values()):
             continue  # unknown during preview
         wanted = {k: v for k, v in selector.items() if k not in runtime}
-        matched = stack.selected(svc.namespace, wanted) if wanted else []
+        matched = stack.selected(svc.namespace, wanted)  # none for an empty selector
         if wanted and not matched:
             yield svc, f"selector {_labels(selector)} matches no workload's pod labels"
             continue

@@ -2,6 +2,8 @@
 
 import pytest
 
+from policies.base import UNKNOWN
+
 from .policy_baseline import DELETE, Case, ctr, expected, lines, ok, reported
 
 SVC_WEB, SVC_API, SVC_REDIS = "Service/ai-qtrd-web", "Service/ai-qtrd-api", "Service/redis-headless"
@@ -51,3 +53,38 @@ MESSAGES = {
 def test_messages(case_id, want):
     (case,) = [c for c in CASES if c.id == case_id]
     assert lines([(case.target, case.path, case.value)], case.config) == want
+
+
+INIT = ctr(REDIS, 0, init=True)
+METRICS = (REDIS, (*INIT, "ports"), [{"name": "metrics", "containerPort": 9121}])
+SIDECAR = (REDIS, (*INIT, "restartPolicy"), "Always")
+
+
+def to_metrics(target):
+    return (SVC_REDIS, ("spec", "ports", 0, "targetPort"), target)
+
+
+# Changes of more than one field, with the exact service-endpoints lines they give.
+SCENARIOS = [
+    # An init container's port serves nothing once the pod runs; a native sidecar's does.
+    ("port-of-an-init-container", [METRICS, to_metrics("metrics")],
+     [f"mandatory {E} {SVC_REDIS}: targetPort 'metrics' of port 6379 is not a container port of {REDIS}"]),
+    ("port-name-of-a-sidecar", [METRICS, SIDECAR, to_metrics("metrics")], []),
+    ("port-number-of-a-sidecar", [METRICS, SIDECAR, to_metrics(9121)], []),
+    # Values a preview does not know yet are judged at `pulumi up`.
+    ("selector-unknown-in-preview", [(SVC_WEB, ("spec", "selector", "app"), UNKNOWN)], []),
+    ("target-port-unknown-in-preview", [(SVC_API, ("spec", "ports", 0, "targetPort"), UNKNOWN)], []),
+    # An ExternalName Service has no pods behind it: its ports are the outside host's.
+    ("external-name", [(SVC_API, ("spec", "type"), "ExternalName"), (SVC_API, ("spec", "ports", 0, "targetPort"), 5432)], []),
+]
+
+
+@pytest.mark.parametrize("changes, want", [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
+def test_scenarios(changes, want):
+    assert [line for line in lines(changes) if f" {E} " in line] == want
+
+
+def test_a_selector_of_runtime_labels_only_is_not_checked():
+    """``role`` is set by the failover controller at run time: no manifest carries it."""
+    found = lines([(SVC_REDIS, ("spec", "selector"), {"role": "master"})], {E: {"runtimeLabels": ["role"]}})
+    assert [line for line in found if f" {E} " in line] == []
