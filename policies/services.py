@@ -40,7 +40,7 @@ def check_service_endpoints(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tu
     runtime = set(cfg["runtimeLabels"])
     for svc in stack.by_kind.get("Service", []):
         selector = svc.spec.get("selector")
-        if svc.spec.get("type") == "ExternalName" or not isinstance(selector, Mapping) or not selector:
+        if svc.spec.get("type") == "ExternalName" or not isinstance(selector, Mapping):
             continue  # no selector: its endpoints are managed by hand or by a controller
         if any(not isinstance(v, str) for v in selector.values()):
             continue  # unknown during preview

@@ -75,3 +75,8 @@ def test_findings_in_rule_order_then_object_order_at_their_levels():
         ("advisory", "health-probes", "ai-qtrd-web"),
         ("mandatory", "node-capacity", "cloud-ubuntu-3-2c2g"),
     ]
+
+
+def test_a_stack_with_only_a_namespace_reports_nothing():
+    """No Services, routes or workloads: every stack policy has nothing to look at (and does not fail)."""
+    assert [v.line for v in evaluate(objects(manifests()[:1]), prod_settings())] == []

@@ -78,6 +78,13 @@ SCENARIOS = [
     ("projected-config-map-key-missing", [(DS, pod(DS, "volumes"), [{"name": "c", "projected": {"sources": [
         {"configMap": {"name": "ai-qtrd-config", "items": [{"key": "NOPE", "path": "x"}]}}]}}])], None,
      [f"mandatory {RULE} {DS}: volume 'c' refers to key 'NOPE' of ConfigMap 'ai-qtrd-config', which has no such key"]),
+    ("projected-sources-each-checked", [(DS, pod(DS, "volumes"), [{"name": "c", "projected": {"sources": [
+        {"secret": {"name": "agent-secret"}}, {"configMap": {"name": "ai-qtrd-config"}}]}}])], None,
+     [f"mandatory {RULE} {DS}: " + missing("volume 'c'", "Secret", "agent-secret")]),
+    # A CronJob with no pod template yet (shape's finding) does not stop the workloads after it.
+    ("cronjob-without-template-then-a-missing-secret",
+     [(CRON, ("spec", "jobTemplate"), DELETE), (WEB, ctr(WEB, 0, "env", 0, *SECRET_REF, "name"), "missing-secret")], None,
+     [f"mandatory {RULE} {WEB}: " + missing("container 'web' env REDIS_PASSWORD", "Secret", "missing-secret")]),
     # A Secret is no ConfigMap, whatever keys it holds.
     ("config-map-ref-names-a-secret", [(WEB, ctr(WEB, 0, "env", 1, *CONFIG_REF, "name"), "ai-qtrd-secrets")], None,
      [f"mandatory {RULE} {WEB}: " + missing("container 'web' env API_URL", "ConfigMap", "ai-qtrd-secrets")]),

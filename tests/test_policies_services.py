@@ -74,6 +74,17 @@ SCENARIOS = [
     # Values a preview does not know yet are judged at `pulumi up`.
     ("selector-unknown-in-preview", [(SVC_WEB, ("spec", "selector", "app"), UNKNOWN)], []),
     ("target-port-unknown-in-preview", [(SVC_API, ("spec", "ports", 0, "targetPort"), UNKNOWN)], []),
+    # Without targetPort, the port number is the container port.
+    ("port-number-as-target", [(SVC_API, ("spec", "ports", 0, "port"), 8080), (SVC_API, ("spec", "ports", 0, "targetPort"), DELETE)],
+     [f"mandatory {E} {SVC_API}: targetPort 8080 of port 8080 is not a container port of Deployment/ai-qtrd-api"]),
+    # A Service skipped (no selector, a selector unknown in preview, a port unknown) does not stop the others.
+    ("selectorless-then-a-bad-port", [(SVC_WEB, ("spec", "selector"), DELETE), to_metrics("metrics")],
+     [f"mandatory {E} {SVC_REDIS}: targetPort 'metrics' of port 6379 is not a container port of {REDIS}"]),
+    ("unknown-selector-then-a-bad-port", [(SVC_WEB, ("spec", "selector", "app"), UNKNOWN), to_metrics("metrics")],
+     [f"mandatory {E} {SVC_REDIS}: targetPort 'metrics' of port 6379 is not a container port of {REDIS}"]),
+    ("unknown-port-then-a-bad-one", [(SVC_API, ("spec", "ports"), [
+        {"name": "a", "port": 8000, "targetPort": UNKNOWN}, {"name": "b", "port": 9000, "targetPort": 9000}])],
+     [f"mandatory {E} {SVC_API}: targetPort 9000 of port 9000 is not a container port of Deployment/ai-qtrd-api"]),
     # An ExternalName Service has no pods behind it: its ports are the outside host's.
     ("external-name", [(SVC_API, ("spec", "type"), "ExternalName"), (SVC_API, ("spec", "ports", 0, "targetPort"), 5432)], []),
 ]

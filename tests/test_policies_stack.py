@@ -92,3 +92,10 @@ def test_traefik_objects_of_either_api_group_only():
     ])
     assert [stack.traefik("Middleware", "a", n) is not None for n in ("new", "old", "other", "gone")] == [
         True, True, False, False]
+
+
+def test_objects_without_a_namespace_are_found_by_the_empty_namespace():
+    """Manifests that name no namespace (cluster-scoped, or the default one) all share ``""``."""
+    stack = Stack([obj("Service", "", "db"), obj("Certificate", "", "tls", api="cert-manager.io/v1", spec={"secretName": "site-tls"})])
+    assert stack.find("Service", "", "db").name == "db"
+    assert stack.data_keys("Secret", "", "site-tls") == {"tls.crt", "tls.key", "ca.crt"}
