@@ -96,7 +96,8 @@ def test_a_level_given_with_the_values_is_no_config_key():
     assert config.values("health-probes", ["exemptContainers"], given) == {"exemptContainers": ["x"]}
 
 
-@pytest.mark.parametrize("first", [{"nope": "advisory"}, {"health-probes": "strict"}], ids=["unknown-policy", "bad-level"])
+@pytest.mark.parametrize("first", [{"nope": "advisory"}, {"health-probes": "strict"}, {"health-probes": 3}],
+                         ids=["unknown-policy", "bad-level", "not-a-level-or-object"])
 def test_every_problem_is_reported_at_once(first):
     """Whatever comes first in the document, every later entry is still checked."""
     document = {**first, **with_prod({"image-pull-never": {"pullPolicyExceptions": [1]}})}
