@@ -37,6 +37,9 @@ def test_every_pair_of_the_selector_must_match():
     assert refs(stack.selected("a", {"app.kubernetes.io/name": "api"})) == [("a", "api"), ("a", "web")]
     assert refs(stack.selected("a", {"app.kubernetes.io/name": "api", "app": "web"})) == [("a", "web")]
     assert stack.selected("a", {}) == []
+    # each pair matched by another workload is no match
+    split = Stack([deployment("a", "x", {"app": "web", "tier": "other"}), deployment("a", "y", {"app": "other", "tier": "api"})])
+    assert split.selected("a", {"app": "web", "tier": "api"}) == [] and split.selected(None, {"app": "web", "tier": "api"}) == []
 
 
 def test_unknown_namespaces_match_any_during_preview():
