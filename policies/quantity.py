@@ -8,6 +8,7 @@ server accepts and what it writes back (``cpu: 1``, ``memory: "536870912"``).
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 from typing import Union
@@ -39,7 +40,8 @@ class QuantityError(ValueError):
 
 def parse(value: Union[str, int, float]) -> Fraction:
     """The quantity's value in base units (cores or bytes)."""
-    if isinstance(value, bool):
+    # YAML's .nan and .inf are floats too (a traceback in `policies.check` before, not a finding).
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise QuantityError(f"malformed quantity {value!r}")
     if isinstance(value, (int, float)):
         return Fraction(value)
