@@ -75,6 +75,8 @@ VARIANTS = [
     ok("plain-number-cpu", API, ctr(API, 0, "resources", "limits", "cpu"), 1),
     ok("configured-default-cap", JOB, ctr(JOB, 0, "resources", "limits", "memory"), "2Gi",
        config={"resource-caps": {"defaultCap": {"cpu": "1", "memory": "2Gi"}}}),
+    ok("cpu-limit-with-an-exponent", WEB, ctr(WEB, 0, "resources", "limits", "cpu"), "5e-1"),
+    ok("cpu-request-in-microcores", WEB, ctr(WEB, 0, "resources", "requests", "cpu"), "100000u"),
     ok("resources-unknown-in-preview", WEB, ctr(WEB, 0, "resources"), UNKNOWN),
     ok("cpu-request-unknown-in-preview", WEB, ctr(WEB, 0, "resources", "requests", "cpu"), UNKNOWN),
     ok("cpu-limit-unknown-in-preview", WEB, ctr(WEB, 0, "resources", "limits", "cpu"), UNKNOWN),
