@@ -170,9 +170,11 @@ def daemonset(max_surge):
     (deployment(type="RollingUpdate", rollingUpdate={"maxSurge": 3}), 4, 3),
     (deployment(rollingUpdate={"maxSurge": 0}), 4, 0),
     (deployment(rollingUpdate={"maxSurge": "50%"}), 3, 2),
+    (deployment(rollingUpdate={"maxSurge": "67%"}), 3, 3),  # 2.01 pods: rounded up, not down
     (deployment(rollingUpdate={"maxSurge": "100%"}), 3, 3),
     (deployment(rollingUpdate={"maxSurge": "0%"}), 3, 0),
     (deployment(rollingUpdate={"maxSurge": "x%"}), 8, 2),
+    (deployment(rollingUpdate={"maxSurge": "2.5%"}), 8, 2),
     (deployment(rollingUpdate={"maxSurge": "3"}), 8, 2),
     (deployment(rollingUpdate={"maxSurge": True}), 8, 2),
     (deployment(rollingUpdate={"maxSurge": UNKNOWN}), 8, 2),
@@ -184,7 +186,7 @@ def daemonset(max_surge):
     (obj("StatefulSet", spec={"updateStrategy": {"rollingUpdate": {"maxSurge": 2}}}), 3, 0),
     (obj("Job", spec={}), 3, 0),
 ], ids=["default-4", "default-5", "default-1", "default-0", "recreate", "count", "zero", "percent-rounded-up",
-        "percent-all", "percent-zero", "percent-malformed", "string-number", "bool", "unknown", "daemonset-one",
+        "percent-just-above-two", "percent-all", "percent-zero", "percent-malformed", "percent-not-whole", "string-number", "bool", "unknown", "daemonset-one",
         "daemonset-percent", "daemonset-zero", "daemonset-zero-percent", "daemonset-default", "statefulset", "job"])
 def test_the_extra_pods_a_rolling_update_starts(workload, pods, extra):
     assert surge(workload, pods) == extra
@@ -194,14 +196,19 @@ def limits(cpu, memory="64Mi"):
     return {"resources": {"limits": {"cpu": cpu, "memory": memory}}}
 
 
-@pytest.mark.parametrize("spec, cpu", [
-    ({"containers": [limits("500m"), limits("250m")]}, Fraction(3, 4)),
-    ({"containers": [limits("500m"), limits("lots"), limits(UNKNOWN), {"name": "none"}]}, Fraction(1, 2)),
-    ({"initContainers": [limits("2")], "containers": [limits("500m")]}, 2),
-    ({"initContainers": [limits("2"), limits("1")], "containers": [limits("500m")]}, 2),
-    ({"initContainers": [{**limits("2"), "restartPolicy": "Always"}], "containers": [limits("500m")]}, Fraction(5, 2)),
-    (None, 0),
+MI = 2**20
+
+
+@pytest.mark.parametrize("spec, cpu, memory", [
+    ({"containers": [limits("500m"), limits("250m", "32Mi")]}, Fraction(3, 4), 96 * MI),
+    ({"containers": [limits("500m"), limits("lots", "lots"), limits(UNKNOWN, UNKNOWN), {"name": "none"}]},
+     Fraction(1, 2), 64 * MI),
+    ({"initContainers": [limits("2", "32Mi")], "containers": [limits("500m")]}, 2, 64 * MI),
+    ({"initContainers": [limits("2"), limits("1", "1Gi")], "containers": [limits("500m")]}, 2, 1024 * MI),
+    ({"initContainers": [{**limits("2"), "restartPolicy": "Always"}], "containers": [limits("500m")]}, Fraction(5, 2),
+     128 * MI),
+    (None, 0, 0),
 ], ids=["containers-add-up", "unset-or-malformed-count-nothing", "largest-init-container",
         "init-containers-run-one-at-a-time", "sidecar-runs-beside", "no-spec"])
-def test_a_pods_limits_are_what_runs_at_once(spec, cpu):
-    assert pod_limits(spec)["cpu"] == cpu
+def test_a_pods_limits_are_what_runs_at_once(spec, cpu, memory):
+    assert pod_limits(spec) == {"cpu": cpu, "memory": memory}
