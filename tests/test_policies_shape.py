@@ -9,10 +9,8 @@ from .policy_baseline import (
     Case, DELETE, ctr, expected, findings, manifests, mutate, objects, ok, pod, prod_settings, reported,
 )
 
-WEB, CRON, POD = "Deployment/ai-qtrd-web", "CronJob/redis-backup", "Pod/redis-tools"
+WEB, CRON, POD, REDIS = "Deployment/ai-qtrd-web", "CronJob/redis-backup", "Pod/redis-tools", "StatefulSet/redis"
 RULE = "well-formed-pod-spec"
-
-REDIS = "StatefulSet/redis"
 #: A container the rule can read but that has no name (the baseline's web container, unnamed).
 UNNAMED = {"image": "gushen-web:v18"}
 
