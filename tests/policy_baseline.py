@@ -273,3 +273,9 @@ def expected(case: Case) -> set[tuple[str, str]]:
         return set()
     refs = case.reported or case.target
     return {(case.policy, ref) for ref in ((refs,) if isinstance(refs, str) else refs)}
+
+
+def findings(case: Case) -> list[str]:
+    """The messages the case's policy reports, in order, for the baseline with the case's change."""
+    docs = mutate(manifests(), case.target, case.path, case.value)
+    return [v.message for v in evaluate(objects(docs), prod_settings(case.config)) if v.policy == case.policy]
