@@ -35,8 +35,6 @@ def _target_nodes(workload: Obj, spec: Mapping[str, Any], cfg: Mapping[str, Any]
 
 
 def _pods(stack: Stack, workload: Obj) -> int:
-    if workload.kind == "DaemonSet":
-        return 1 + surge(workload, 1)
     top: Optional[int] = stack.max_replicas(workload)
     count = top if top is not None else replicas(workload)
     return count + surge(workload, count)

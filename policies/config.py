@@ -203,7 +203,7 @@ def check_value(value: Any, sch: Mapping[str, Any], where: str) -> list[str]:
             out += check_value(item, sch["items"], f"{where}[{i}]")
     if kind == "object":
         props = sch.get("properties", {})
-        extra = sch.get("additionalProperties", True)
+        extra = sch.get("additionalProperties")  # absent: any key (JSON Schema's default, true)
         for name in sch.get("required", []):
             if name not in value:
                 out.append(f"{where}.{name}: required key is missing")
@@ -283,8 +283,8 @@ def resolve(document: Mapping[str, Any] | None, rules: Iterable[Any]) -> dict[st
     out: dict[str, Setting] = {}
     for rule in rules:
         level = levels.get(rule.name, levels.get("all", rule.enforcement))
-        if level == "disabled":  # a disabled policy needs no config (the stack's nodes included)
-            out[rule.name] = Setting(level, {k: KEYS[k].get("default") for k in rule.keys})
+        if level == "disabled":  # a disabled policy needs no config (the stack's nodes included) and reads none
+            out[rule.name] = Setting(level, {})
             continue
         try:
             out[rule.name] = Setting(level, values(rule.name, rule.keys, props.get(rule.name)))

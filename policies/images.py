@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
@@ -12,20 +13,19 @@ from .workloads import KINDS, containers, pod_spec
 #: The pack's own constant: what it enforces must not move when the program's settings do.
 REQUIRED_PULL_POLICY = "Never"
 
+#: ``[registry[:port]/]path[:tag][@digest]``: the tag is a ``:`` suffix with no ``/`` in it (a
+#: registry's port is followed by one), the digest everything after the first ``@``.
+_REFERENCE = re.compile(r"(?P<repository>[^@]*?)(?::(?P<tag>[^:/@]*))?(?:@(?P<digest>.*))?", re.DOTALL)
+
 
 def image_tag(image: str) -> Optional[str]:
     """The tag of ``registry:5000/repo:tag@digest`` (``None`` for an untagged or digest-only reference)."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
+    return _REFERENCE.fullmatch(image)["tag"]  # type: ignore[index]  # every string matches
 
 
 def _repository(image: str) -> str:
     """``registry:5000/repo:tag@digest`` without tag and digest."""
-    name = image.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    last = last.split(":", 1)[0]
-    return f"{head}/{last}" if head else last
+    return _REFERENCE.fullmatch(image)["repository"]  # type: ignore[index]  # every string matches
 
 
 def check_image_tag_pinned(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:

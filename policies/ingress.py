@@ -5,6 +5,7 @@ Both Traefik API groups count: ``traefik.io/v1alpha1`` and ``traefik.containo.us
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -20,9 +21,13 @@ def _is_traefik(obj: Obj) -> bool:
     return obj.group in TRAEFIK_GROUPS
 
 
+#: What precedes Traefik's ``@provider`` suffix (object names hold no ``@``).
+_BASE_NAME = re.compile(r"[^@]*")
+
+
 def _base_name(name: str) -> str:
     """``redirect-https``, also from the provider form ``<ns>-redirect-https@kubernetescrd``."""
-    return name.split("@", 1)[0]
+    return _BASE_NAME.match(name)[0]  # type: ignore[index]  # every string matches
 
 
 def _redirects(route: Any, redirects: list[str]) -> bool:
@@ -39,7 +44,7 @@ def _redirects(route: Any, redirects: list[str]) -> bool:
 
 def check_ingressroute_tls(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     """IngressRoutes on the HTTPS entry point terminate TLS with a certificate; plain-HTTP routes only redirect to HTTPS."""
-    if obj.kind != "IngressRoute" or not _is_traefik(obj):
+    if not _is_traefik(obj):  # the rule's kinds hold only IngressRoute
         return
     entry_points = items(obj.spec.get("entryPoints"))
     # No entryPoints means every entry point: the route is then both HTTPS and plain HTTP.

@@ -54,8 +54,8 @@ def entropy(text: str) -> float:
 def _random_token(token: str) -> bool:
     if not (any(c.isdigit() for c in token) and any(c.isalpha() for c in token)):
         return False
-    if token.count("/") > len(token) // 8 or token.count("-") > len(token) // 8:
-        return False  # a path or a dashed name (a node name such as ubuntu-1-16c32g-...), not a token
+    if token.count("/") * 8 > len(token) or token.count("-") * 8 > len(token):
+        return False  # over one in 8: a path or a dashed name (node ubuntu-1-16c32g-...), not a token
     return entropy(token) >= TOKEN_MIN_ENTROPY
 
 

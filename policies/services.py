@@ -40,12 +40,12 @@ def check_service_endpoints(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tu
     runtime = set(cfg["runtimeLabels"])
     for svc in stack.by_kind.get("Service", []):
         selector = svc.spec.get("selector")
-        if svc.spec.get("type") == "ExternalName" or not isinstance(selector, Mapping) or not selector:
+        if svc.spec.get("type") == "ExternalName" or not isinstance(selector, Mapping):
             continue  # no selector: its endpoints are managed by hand or by a controller
         if any(not isinstance(v, str) for v in selector.values()):
             continue  # unknown during preview
         wanted = {k: v for k, v in selector.items() if k not in runtime}
-        matched = stack.selected(svc.namespace, wanted) if wanted else []
+        matched = stack.selected(svc.namespace, wanted)  # none for an empty selector
         if wanted and not matched:
             yield svc, f"selector {_labels(selector)} matches no workload's pod labels"
             continue

@@ -19,8 +19,8 @@ CERT_MANAGER_GROUP = "cert-manager.io"
 CERTIFICATE_KEYS = frozenset({"tls.crt", "tls.key", "ca.crt"})
 #: Keys of an object whose data is unknown during preview: any key may exist.
 ANY_KEY = frozenset({"*"})
-#: HPA ``scaleTargetRef.kind`` values that name a workload the capacity check sizes.
-SCALABLE = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+#: Kinds an HPA can scale: those with a ``scale`` subresource (a DaemonSet has none, one pod per node).
+SCALABLE = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"})
 
 
 class Stack:
@@ -56,8 +56,9 @@ class Stack:
             elif obj.kind == "HorizontalPodAutoscaler":
                 target = get(obj.body, "spec", "scaleTargetRef")
                 top = get(obj.body, "spec", "maxReplicas")
-                if isinstance(get(target, "name"), str) and isinstance(top, int):
-                    self._hpa[(obj.namespace or "", str(get(target, "kind")), target["name"])] = top
+                kind = get(target, "kind")
+                if kind in SCALABLE and isinstance(get(target, "name"), str) and isinstance(top, int):
+                    self._hpa[(obj.namespace or "", kind, target["name"])] = top
             elif obj.kind == "Certificate" and obj.group == CERT_MANAGER_GROUP:
                 secret = get(obj.body, "spec", "secretName")
                 if isinstance(secret, str):

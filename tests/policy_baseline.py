@@ -279,3 +279,15 @@ def findings(case: Case) -> list[str]:
     """The messages the case's policy reports, in order, for the baseline with the case's change."""
     docs = mutate(manifests(), case.target, case.path, case.value)
     return [v.message for v in evaluate(objects(docs), prod_settings(case.config)) if v.policy == case.policy]
+
+
+Change = tuple[str, Path, Any]
+"""``(Kind/name, path, value)``: one field of one baseline object changed."""
+
+
+def lines(changes: list[Change], config: Optional[dict[str, Any]] = None) -> list[str]:
+    """The pack's findings, as ``pulumi preview`` prints them, for the baseline with ``changes``."""
+    docs = manifests()
+    for target, path, value in changes:
+        docs = mutate(docs, target, path, value)
+    return sorted(v.line for v in evaluate(objects(docs), prod_settings(config)))

@@ -8,7 +8,7 @@ import pytest
 
 from policies.workloads import pod_limits
 
-from .policy_baseline import API_NODE, WEB_NODE, Case, ctr, expected, ok, pod, reported
+from .policy_baseline import API_NODE, DATA_NODE, DELETE, WEB_NODE, Case, ctr, expected, lines, ok, pod, reported
 
 WEB, API, REDIS = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "StatefulSet/redis"
 JOB, CRON, DS, RS = "Job/db-migrate", "CronJob/redis-backup", "DaemonSet/node-agent", "ReplicaSet/worker"
@@ -57,3 +57,55 @@ def test_pod_limits_take_the_larger_of_init_and_running_containers():
     spec["initContainers"][0]["restartPolicy"] = "Always"  # a native sidecar runs beside the others
     limits = pod_limits(spec)
     assert (limits["cpu"], limits["memory"]) == (3, 2 * 2**30 + 64 * 2**20)
+
+
+AGENT_CPU = (DS, ctr(DS, 0, "resources", "limits", "cpu"), "600m")
+ON_WEB = "mandatory node-capacity Node/cloud-ubuntu-3-2c2g: worst-case"
+HPA_4 = (HPA, ("spec", "maxReplicas"), 4)
+DATA_PODS = ("CronJob/redis-backup 1x(200m, 256Mi), Pod/redis-tools 1x(100m, 128Mi), "
+             "ReplicaSet/worker 2x(250m, 256Mi), StatefulSet/redis 3x(600m, 2176Mi)")
+
+
+def allocatable(**nodes):
+    return {RULE: {"allocatable": nodes}}
+
+
+# What the user reads: the node, the worst case against its allocatable, and every pod counted.
+MESSAGES = [
+    ("hpa-max", [HPA_4], None, [
+        f"{ON_WEB} cpu limits 2600m exceed allocatable 2: "
+        "DaemonSet/node-agent 1x(100m, 128Mi), Deployment/ai-qtrd-web 5x(500m, 512Mi)",
+    ]),
+    ("daemonset-surge", [AGENT_CPU, (DS, ("spec", "updateStrategy"), {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})], None, [
+        f"{ON_WEB} cpu limits 2700m exceed allocatable 2: "
+        "DaemonSet/node-agent 2x(600m, 128Mi), Deployment/ai-qtrd-web 3x(500m, 512Mi)",
+    ]),
+    # The HPA controller cannot scale a DaemonSet: its maxReplicas multiplies nothing.
+    ("hpa-naming-a-daemonset", [
+        (HPA, ("spec", "scaleTargetRef"), {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "node-agent"}),
+        (HPA, ("spec", "maxReplicas"), 20),
+    ], None, []),
+    ("daemonset-kept-to-one-node", [AGENT_CPU, (DS, pod(DS, "nodeSelector"), {"kubernetes.io/hostname": DATA_NODE})],
+     None, []),
+    # A workload placed on no node is skipped; the ones after it still count.
+    ("unplaced-cronjob-then-others", [(CRON, pod(CRON, "nodeSelector"), DELETE), HPA_4], None, [
+        f"{ON_WEB} cpu limits 2600m exceed allocatable 2: "
+        "DaemonSet/node-agent 1x(100m, 128Mi), Deployment/ai-qtrd-web 5x(500m, 512Mi)",
+    ]),
+    ("exactly-full", [], allocatable(**{
+        WEB_NODE: {"cpu": "1600m", "memory": "1664Mi"}, API_NODE: {"cpu": "4", "memory": "8Gi"},
+        DATA_NODE: {"cpu": "16", "memory": "32Gi"}}), []),
+    ("node-not-configured-then-a-full-one", [], allocatable(**{
+        WEB_NODE: {"cpu": "1500m", "memory": "4Gi"}, API_NODE: {"cpu": "4", "memory": "8Gi"}}), [
+        f"mandatory node-capacity Node/{DATA_NODE}: no allocatable capacity configured for this node "
+        f"(pinned by {DATA_PODS}); add it to allocatable",
+        f"{ON_WEB} cpu limits 1600m exceed allocatable 1500m: "
+        "DaemonSet/node-agent 1x(100m, 128Mi), Deployment/ai-qtrd-web 3x(500m, 512Mi)",
+    ]),
+]
+
+
+@pytest.mark.parametrize("changes, config, want", [m[1:] for m in MESSAGES], ids=[m[0] for m in MESSAGES])
+def test_messages(changes, config, want):
+    assert [line for line in lines(changes, config) if f" {RULE} " in line] == want

@@ -58,3 +58,25 @@ def test_every_policy_has_a_table_case():
 def test_unknown_values_during_preview_are_not_violations(target, path):
     """A value computed from another resource is unknown in preview: no policy may guess."""
     assert [v.line for v in evaluate(objects(mutate(manifests(), target, path, UNKNOWN)), prod_settings())] == []
+
+
+def test_findings_in_rule_order_then_object_order_at_their_levels():
+    """``remediate`` reports as mandatory (the pack fixes nothing); a disabled policy reports nothing."""
+    web, api, hpa = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "HorizontalPodAutoscaler/ai-qtrd-web"
+    docs = mutate(manifests(), api, ctr(api, 0, "image"), "lurus-ai-qtrd")
+    docs = mutate(docs, web, ctr(web, 0, "image"), "gushen-web")
+    docs = mutate(docs, web, ctr(web, 0, "livenessProbe"), None)
+    docs = mutate(docs, web, pod(web, "automountServiceAccountToken"), True)
+    docs = mutate(docs, hpa, ("spec", "maxReplicas"), 4)
+    config = {"image-tag-pinned": "remediate", "health-probes": "advisory", "no-service-account-token": "disabled"}
+    assert [(v.enforcement, v.policy, v.name) for v in evaluate(objects(docs), prod_settings(config))] == [
+        ("mandatory", "image-tag-pinned", "ai-qtrd-web"),
+        ("mandatory", "image-tag-pinned", "ai-qtrd-api"),
+        ("advisory", "health-probes", "ai-qtrd-web"),
+        ("mandatory", "node-capacity", "cloud-ubuntu-3-2c2g"),
+    ]
+
+
+def test_a_stack_with_only_a_namespace_reports_nothing():
+    """No Services, routes or workloads: every stack policy has nothing to look at (and does not fail)."""
+    assert [v.line for v in evaluate(objects(manifests()[:1]), prod_settings())] == []

@@ -45,29 +45,65 @@ def test_a_key_overrides_its_default_and_keeps_the_others():
     assert settings["resource-caps"].enforcement == "mandatory"
 
 
-@pytest.mark.parametrize("document, problem", [
-    ({"node-placment": "advisory"}, "node-placment: unknown policy"),
-    ({"health-probes": "strict"}, "health-probes.enforcementLevel: must be one of advisory, mandatory, remediate, disabled (got \"strict\")"),
-    ({"health-probes": {"exempt": ["x"]}}, "health-probes.exempt: unknown key for this policy (it reads: exemptContainers)"),
-    ({"resource-caps": {"defaultCap": {"cpu": "lots", "memory": "1Gi"}}}, "resource-caps.defaultCap.cpu: malformed value \"lots\""),
-    ({"resource-caps": {"defaultCap": {"cpu": "1"}}}, "resource-caps.defaultCap.memory: required key is missing"),
-    ({"node-placement": {"nodes": {"web": "a", "api": "b", "data": "c", "db": "d"}}}, "node-placement.nodes.db: unknown key"),
-    ({"node-placement": {"nodes": {"web": "", "api": "b", "data": "c"}}}, "node-placement.nodes.web: must not be empty"),
-    ({"node-capacity": {"includePreferred": "yes"}}, "node-capacity.includePreferred: expected boolean, got \"yes\""),
-    ({"image-pull-never": {"pullPolicyExceptions": "redis"}}, "image-pull-never.pullPolicyExceptions: expected array"),
-    ({"namespace-pod-security": {"podSecurity": {"enforce": "strict"}}}, "namespace-pod-security.podSecurity.enforce: must be one of privileged, baseline, restricted"),
-    ({"all": {"enforcementLevel": "advisory", "nodes": {}}}, "all: only an enforcement level applies to every policy"),
-    ({"health-probes": 3}, "health-probes: must be an enforcement level or an object, got 3"),
+KNOWN = ", ".join(sorted(BY_NAME))
+
+
+@pytest.mark.parametrize("document, problems", [
+    ({"node-placment": "advisory"}, [f"node-placment: unknown policy (known: {KNOWN})"]),
+    ({"health-probes": "strict"},
+     ['health-probes.enforcementLevel: must be one of advisory, mandatory, remediate, disabled (got "strict")']),
+    ({"health-probes": {"exempt": ["x"]}},
+     ['health-probes.exempt: unknown key for this policy (it reads: exemptContainers), value ["x"]']),
+    ({"no-literal-secret-env": {"secretWord": "PIN"}},
+     ['no-literal-secret-env.secretWord: unknown key for this policy '
+      '(it reads: secretWords, allowedEnvNames, allowedValues), value "PIN"']),
+    ({"image-tag-pinned": {"exemptContainers": []}},
+     ["image-tag-pinned.exemptContainers: unknown key for this policy (it reads: nothing), value []"]),
+    ({"resource-caps": {"defaultCap": {"cpu": "lots", "memory": "1Gi"}}},
+     ['resource-caps.defaultCap.cpu: malformed value "lots"']),
+    ({"resource-caps": {"defaultCap": {"cpu": "1"}}}, ["resource-caps.defaultCap.memory: required key is missing"]),
+    # One-character node names are names; only the extra key is wrong.
+    ({"node-placement": {"nodes": {"web": "a", "api": "b", "data": "c", "db": "d"}}},
+     ['node-placement.nodes.db: unknown key (value "d")']),
+    ({"node-placement": {"nodes": {"web": "", "api": "b", "data": "c"}}}, ["node-placement.nodes.web: must not be empty"]),
+    ({"node-capacity": {"includePreferred": "yes"}}, ['node-capacity.includePreferred: expected boolean, got "yes"']),
+    # A bad node, then a good one: the bad one is still reported.
+    ({"node-capacity": {"allocatable": {"a": {"cpu": "lots", "memory": "1Gi"}, "b": {"cpu": "1", "memory": "1Gi"}}}},
+     ['node-capacity.allocatable.a.cpu: malformed value "lots"']),
+    ({"image-pull-never": {"pullPolicyExceptions": "redis"}},
+     ['image-pull-never.pullPolicyExceptions: expected array, got "redis"']),
+    ({"health-probes": {"exemptContainers": [1, "x"]}}, ["health-probes.exemptContainers[0]: expected string, got 1"]),
+    ({"namespace-pod-security": {"podSecurity": {"enforce": "strict"}}},
+     ['namespace-pod-security.podSecurity.enforce: must be one of privileged, baseline, restricted (got "strict")']),
+    ({"all": {"enforcementLevel": "advisory", "nodes": {}}},
+     ["all: only an enforcement level applies to every policy (got keys ['nodes'])"]),
+    ({"health-probes": 3}, ["health-probes: must be an enforcement level or an object, got 3"]),
 ])
-def test_bad_config_names_the_key_and_quotes_the_value(document, problem):
+def test_bad_config_names_the_key_and_quotes_the_value(document, problems):
+    with pytest.raises(config.PolicyConfigError) as exc:
+        config.resolve(with_prod(document), RULES)
+    assert exc.value.problems == problems
+
+
+def test_all_as_an_object_with_only_a_level_sets_every_level():
+    settings = config.resolve(with_prod({"all": {"enforcementLevel": "advisory"}}), RULES)
+    assert {s.enforcement for s in settings.values()} == {"advisory"}
+
+
+def test_a_level_given_with_the_values_is_no_config_key():
+    """The engine may hand a policy its entry whole (``policies.pack`` reads it with ``values``)."""
+    given = {"enforcementLevel": "advisory", "exemptContainers": ["x"]}
+    assert config.values("health-probes", ["exemptContainers"], given) == {"exemptContainers": ["x"]}
+
+
+@pytest.mark.parametrize("first", [{"nope": "advisory"}, {"health-probes": "strict"}, {"health-probes": 3}],
+                         ids=["unknown-policy", "bad-level", "not-a-level-or-object"])
+def test_every_problem_is_reported_at_once(first):
+    """Whatever comes first in the document, every later entry is still checked."""
+    document = {**first, **with_prod({"image-pull-never": {"pullPolicyExceptions": [1]}})}
     with pytest.raises(config.PolicyConfigError) as exc:
         config.resolve(document, RULES)
-    assert any(p.startswith(problem) for p in exc.value.problems), exc.value.problems
-
-
-def test_every_problem_is_reported_at_once():
-    with pytest.raises(config.PolicyConfigError) as exc:
-        config.resolve(with_prod({"nope": "advisory", "health-probes": {"exemptContainers": [1]}}), RULES)
+    assert exc.value.problems[1:] == ["image-pull-never.pullPolicyExceptions[0]: expected string, got 1"]
     assert len(exc.value.problems) == 2
 
 

@@ -6,7 +6,7 @@ proves those need none.
 
 import pytest
 
-from .policy_baseline import DELETE, Case, ctr, expected, ok, reported
+from .policy_baseline import DELETE, Case, ctr, expected, lines, ok, reported
 
 WEB, API, REDIS = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "StatefulSet/redis"
 POD, DS, RS = "Pod/redis-tools", "DaemonSet/node-agent", "ReplicaSet/worker"
@@ -29,3 +29,11 @@ VARIANTS = [
 @pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
 def test_policy_table(case):
     assert reported(case) == expected(case)
+
+
+@pytest.mark.parametrize("deleted, want", [
+    (["livenessProbe"], "container 'web' has no livenessProbe"),
+    (["livenessProbe", "readinessProbe"], "container 'web' has no livenessProbe or readinessProbe"),
+])
+def test_messages_name_every_missing_probe(deleted, want):
+    assert lines([(WEB, ctr(WEB, 0, probe), DELETE) for probe in deleted]) == [f"mandatory {RULE} {WEB}: {want}"]

@@ -5,7 +5,7 @@ import pytest
 from policies.catalog import evaluate
 from policies.secrets_env import credential_kind, looks_secret
 
-from .policy_baseline import Case, ctr, expected, manifests, mutate, objects, ok, prod_settings, reported
+from .policy_baseline import Case, ctr, expected, lines, manifests, mutate, objects, ok, prod_settings, reported
 
 API, REDIS, CRON = "Deployment/ai-qtrd-api", "StatefulSet/redis", "CronJob/redis-backup"
 RULE = "no-literal-secret-env"
@@ -78,6 +78,14 @@ def test_secret_looking_names(name, secret):
     ("registry.lurus.cn:5000/gushen/api:2026.11.30-abcdef1", None),
     ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", None),
     ("sk-short", None),
+    ("ApplicationInsightsConnectionStringProviderFactory", None),  # letters only: an identifier
+    ("/opt/gushen/models/v2/embeddings/bge3/onnx/model_q4", None),  # 7 "/" in 51 characters: a path
+    ("cloud-ubuntu-1-16c32g-gushen-data-node-3", None),  # 7 "-" in 40: a dashed name
+    # A base64(url) token holds "/" or "-" by chance: one in 8 characters is still a token.
+    ("Xy7p/Q2mN9vR/4tL8wK3/jH6gF1d/S5a", "a random token"),
+    ("Xy7p-Q2mN9vR-4tL8wK3-jH6gF1d-S5a", "a random token"),
+    # Exactly TOKEN_MIN_ENTROPY (3.5 bits per character: 4 symbols at 1/8, 8 at 1/16).
+    ("a1b2a1b2a1b2a1b2cdefghijcdefghij", "a random token"),
 ])
 def test_credential_kinds(value, kind):
     found = credential_kind(value)
@@ -90,3 +98,17 @@ def test_a_literal_database_url_with_a_password_is_mandatory_and_the_value_is_no
     assert (violation.policy, violation.enforcement) == (RULE, "mandatory")
     assert "DATABASE_URL" in violation.message and "a URL with a password" in violation.message
     assert "hunter2" not in violation.message and DB_URL not in violation.message
+
+
+WEB = "Deployment/ai-qtrd-web"
+FIX = "take it from a Secret (valueFrom.secretKeyRef)"
+
+
+@pytest.mark.parametrize("env, want", [
+    # The first variable (from a Secret) is skipped; the next is still checked.
+    ({"name": "API_TOKEN", "value": "abc"}, f"container 'web' sets API_TOKEN to a literal value; {FIX}"),
+    ({"name": "DATABASE_URL", "value": DB_URL},
+     f"container 'web' sets DATABASE_URL to a literal value that looks like a URL with a password; {FIX}"),
+])
+def test_messages_name_the_variable_and_the_fix(env, want):
+    assert lines([(WEB, ctr(WEB, 0, "env", 1), env)]) == [f"mandatory {RULE} {WEB}: {want}"]

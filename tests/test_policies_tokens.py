@@ -2,7 +2,7 @@
 
 import pytest
 
-from .policy_baseline import DELETE, Case, expected, ok, pod, reported
+from .policy_baseline import DELETE, Case, expected, lines, ok, pod, reported
 
 WEB, REDIS, CRON, POD, DS = "Deployment/ai-qtrd-web", "StatefulSet/redis", "CronJob/redis-backup", "Pod/redis-tools", "DaemonSet/node-agent"
 SA = "ServiceAccount/ai-qtrd"
@@ -25,3 +25,12 @@ VARIANTS = [
 @pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
 def test_policy_table(case):
     assert reported(case) == expected(case)
+
+
+@pytest.mark.parametrize("target, path, value, want", [
+    (SA, ("automountServiceAccountToken",), DELETE, "automountServiceAccountToken is unset (defaults to true), must be false"),
+    (WEB, pod(WEB, "automountServiceAccountToken"), True, "automountServiceAccountToken is true, must be false"),
+    (REDIS, pod(REDIS, "automountServiceAccountToken"), "yes", "automountServiceAccountToken is 'yes', must be false"),
+])
+def test_messages(target, path, value, want):
+    assert lines([(target, path, value)]) == [f"mandatory {RULE} {target}: {want}"]
