@@ -157,7 +157,8 @@ def test_probes_carry_their_handler_and_every_timing():
 
 
 # The builders run in the test, not in the table: a table is built once, at collection, and
-# `make mutate`'s workers collect before they switch a mutant on (mutmut's forkserver warm-up).
+# `make mutate`'s workers fork from a process that collected before any mutant was switched on
+# (mutmut 3.8 ``runners/harness.py`` ``PytestRunner.warm_up``), so a mutant never reached a table.
 @pytest.mark.parametrize("build, args, expected", [
     (workload.env_value, ("A", "1"), {"name": "A", "value": "1"}),
     (workload.env_secret, ("PW", "s"), {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "PW"}}}),
