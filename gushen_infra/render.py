@@ -56,6 +56,7 @@ if __name__ == "__main__":  # the render's own process (python -m): not a test o
 
 import pulumi  # noqa: E402
 import yaml  # noqa: E402
+from pulumi.runtime import rpc  # noqa: E402
 from pulumi.runtime.mocks import MockMonitor  # noqa: E402
 from pulumi.runtime.settings import get_root_resource  # noqa: E402
 
@@ -107,6 +108,8 @@ class Recorded:
     options: dict[str, Any] = field(default_factory=dict)
     """Resource options as the engine receives them: protect, deleteBeforeReplace (``None`` if unset),
     replaceOnChanges, retainOnDelete, importId, ignoreChanges, customTimeouts (Go durations by operation)."""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """A component's ``register_outputs``: what the state keeps as its outputs (``pulumi stack export``)."""
 
 
 @dataclass
@@ -132,7 +135,8 @@ _current = threading.local()
 
 
 class RecordingMonitor(MockMonitor):
-    """Adds what the mocks alone do not see: each resource's URN and parent."""
+    """Adds what the mocks alone do not see: each resource's URN, parent and options, and each
+    component's outputs."""
 
     def __init__(self, mocks: RecordingMocks):
         super().__init__(mocks)
@@ -158,6 +162,12 @@ class RecordingMonitor(MockMonitor):
                                    if (v := getattr(request.customTimeouts, k))},
             }
         return response
+
+    def RegisterResourceOutputs(self, request):
+        for rec in self.recorder.resources:  # none for the root stack, which has no record
+            if rec.urn == request.urn:
+                rec.outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 #: Stack files named on the command line (``--config FILE``), by stack name; otherwise

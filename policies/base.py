@@ -128,9 +128,12 @@ def fmt_cpu(value: Fraction) -> str:
 
 def fmt_memory(value: Fraction) -> str:
     for unit, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if value % size == 0 and value:
-            return f"{int(value // size)}{unit}"
-    return f"{float(value):g}"
+        whole, rest = divmod(value, size)
+        if value and not rest:
+            return f"{whole}{unit}"
+    # Not a whole number of Ki: bytes, whole or in millis, as Kubernetes writes them (``%g`` would
+    # show 2147484000 as 2.14748e+09, which reads as less than the 2Gi it is above).
+    return fmt_cpu(value)
 
 
 # --- objects -----------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ server accepts and what it writes back (``cpu: 1``, ``memory: "536870912"``).
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 from typing import Union
 
 SUFFIXES = {
     "": Fraction(1),
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
     "m": Fraction(1, 1000),
     "k": Fraction(10**3),
     "M": Fraction(10**6),
@@ -28,9 +31,16 @@ SUFFIXES = {
     "Pi": Fraction(2**50),
     "Ei": Fraction(2**60),
 }
-#: A quantity as a string, in a form JSON Schema (and the CLI's Go regexp) accepts too.
+#: A quantity as a string, in a form JSON Schema (and the CLI's Go regexp) accepts too: what the
+#: pack's own config (caps, allocatable) takes, a subset of what a manifest may hold.
 PATTERN = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])?$"
-_QUANTITY = re.compile(r"^(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]?)$")
+#: What the API server parses (k8s.io/apimachinery pkg/api/resource/quantity.go ``ParseQuantity``):
+#: an optional ``+`` (a negative request or limit is refused by the API server, and here), a decimal,
+#: then a binary suffix, a decimal one or an exponent (``1e3``, ``80e-3``).
+_QUANTITY = re.compile(
+    r"^(?P<num>\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)|[eE](?P<exp>[+-]?[0-9]+))$"
+)
 
 
 class QuantityError(ValueError):
@@ -39,11 +49,13 @@ class QuantityError(ValueError):
 
 def parse(value: Union[str, int, float]) -> Fraction:
     """The quantity's value in base units (cores or bytes)."""
-    if isinstance(value, bool):
+    # YAML's .nan and .inf are floats too (a traceback in `policies.check` before, not a finding).
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise QuantityError(f"malformed quantity {value!r}")
     if isinstance(value, (int, float)):
         return Fraction(value)
     match = _QUANTITY.match(value.strip()) if isinstance(value, str) else None
     if not match:
         raise QuantityError(f"malformed quantity {value!r}")
-    return Fraction(match["num"]) * SUFFIXES[match["suffix"]]
+    scale = SUFFIXES[match["suffix"]] if match["exp"] is None else Fraction(10) ** int(match["exp"])
+    return Fraction(match["num"]) * scale

@@ -16,9 +16,9 @@ _FMT = {"cpu": fmt_cpu, "memory": fmt_memory}
 def check_container_resources(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     """Every container sets CPU and memory requests and limits, with each request at most its limit."""
     for c in containers(pod_spec(obj)):
+        # Unknown resources (preview) need no check of their own: ``get`` reads every field of
+        # them as unknown, and an unknown quantity is neither missing nor compared.
         res = get(c.body, "resources")
-        if is_unknown(res):
-            continue
         for resource in RESOURCES:
             parsed = {}
             for kind in ("requests", "limits"):
@@ -41,7 +41,7 @@ def check_container_resources(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]
 def check_resource_caps(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     """Container limits stay within the cap of the workload's component (spec 8.1 quotas)."""
     tier = component(obj)
-    cap = cfg["caps"].get(tier) if tier else None
+    cap = cfg["caps"].get(tier)
     cap_name = f"component {tier!r}" if cap else "the default cap"
     cap = cap or cfg["defaultCap"]
     for c in containers(pod_spec(obj)):

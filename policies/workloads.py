@@ -39,8 +39,7 @@ def pod_spec(obj: Obj) -> Optional[Mapping[str, Any]]:
 
 
 def pod_labels(obj: Obj) -> Mapping[str, Any]:
-    tpl = template(obj)
-    return mapping(get(tpl, "metadata", "labels")) if tpl is not None else {}
+    return mapping(get(template(obj), "metadata", "labels"))
 
 
 def component(obj: Obj) -> Optional[str]:
@@ -171,7 +170,7 @@ def replicas(obj: Obj) -> int:
     elif obj.kind == "CronJob":
         value = get(obj.body, "spec", "jobTemplate", "spec", "parallelism")
     else:
-        value = 1
+        return 1
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
@@ -200,7 +199,7 @@ def _limit(container: Container, resource: str) -> Fraction:
     try:
         value = as_quantity(get(container.body, "resources", "limits", resource))
     except ValueError:
-        value = None  # container-resources reports it
+        return Fraction(0)  # container-resources reports it
     return value if isinstance(value, Fraction) else Fraction(0)
 
 

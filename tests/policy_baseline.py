@@ -275,6 +275,12 @@ def expected(case: Case) -> set[tuple[str, str]]:
     return {(case.policy, ref) for ref in ((refs,) if isinstance(refs, str) else refs)}
 
 
+def findings(case: Case) -> list[str]:
+    """The messages the case's policy reports, in order, for the baseline with the case's change."""
+    docs = mutate(manifests(), case.target, case.path, case.value)
+    return [v.message for v in evaluate(objects(docs), prod_settings(case.config)) if v.policy == case.policy]
+
+
 Change = tuple[str, Path, Any]
 """``(Kind/name, path, value)``: one field of one baseline object changed."""
 

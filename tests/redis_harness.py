@@ -257,7 +257,14 @@ class Cluster:
         proc = self.nodes[i].server
         assert proc is not None
         os.killpg(proc.pid, sig)
-        proc.wait(timeout=30)
+        self._exited(proc, f"redis-{i}", 30)
+
+    def _exited(self, proc: subprocess.Popen, name: str, timeout: float) -> None:
+        # Redis stays up when its shutdown save fails, and says why only in its log.
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{name} still runs {timeout:g} s after the signal\n{self.logs()}") from None
 
     def signal_server(self, i: int, sig: int) -> None:
         """Send a signal without waiting for an exit (SIGSTOP, SIGCONT)."""
@@ -271,9 +278,9 @@ class Cluster:
         for proc in (node.server, node.sentinel):
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, sig)
-        for proc in (node.server, node.sentinel):
+        for proc, name in ((node.server, f"redis-{i}"), (node.sentinel, f"sentinel-{i}")):
             if proc is not None:
-                proc.wait(timeout=60)
+                self._exited(proc, name, 60)
 
     def stop_sentinel(self, i: int, sig: int = signal.SIGTERM) -> None:
         """Stop pod ``i``'s Sentinel container, without waiting for its exit."""

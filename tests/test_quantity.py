@@ -12,6 +12,7 @@ from fractions import Fraction
 import pytest
 
 from gushen_infra import quantity
+from policies import quantity as pack_quantity
 
 CANONICAL = [
     # A YAML number: the stack file's `cpu: 2`, `cpu: 0.5`, `memory: 536870912`.
@@ -67,3 +68,26 @@ def test_malformed_quantities_are_refused(value):
     assert not quantity.is_quantity(value)
     with pytest.raises(quantity.QuantityError):
         quantity.parse(value)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("500m", Fraction(1, 2)), ("512Mi", 2**29), ("1.5k", 1500), (".5", Fraction(1, 2)), ("2", 2), (2, 2), (0.5, Fraction(1, 2)),
+     ("5n", Fraction(5, 10**9)), ("100u", Fraction(1, 10**4)), ("1e3", 1000), ("80e-3", Fraction(2, 25)), ("1E6", 10**6),
+     ("1E", 10**18), ("+1", 1), ("1.", 1)],
+)
+def test_the_packs_parser_is_exact(value, expected):
+    """The policy pack's own parser (policies/quantity.py), which compares requests, limits and caps: it
+    reads every form the API server parses (apimachinery quantity.go ``ParseQuantity``), or a valid
+    manifest would be reported as "... is not a quantity"."""
+    assert pack_quantity.parse(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    "500x", "2GB", "", "Mi", "1.2.3", "1 Gi", True, None, float("nan"), float("inf"), "0x10", "1e", "1e+", "1e3Mi", "-1",
+])
+def test_the_packs_parser_refuses_what_is_not_a_quantity_quoting_it(value):
+    # QuantityError is what the rules catch to report "... is not a quantity"; anything else was a traceback.
+    with pytest.raises(pack_quantity.QuantityError) as refused:
+        pack_quantity.parse(value)
+    assert str(refused.value) == f"malformed quantity {value!r}"

@@ -189,6 +189,18 @@ def test_a_tiers_objects_and_pods_show_its_image_tag_as_their_version():
         assert labels["app.kubernetes.io/version"] == "v19"
 
 
+@pytest.mark.parametrize("component, name, port", [
+    ("gushen:web:FrontendService", "ai-qtrd-web", 3000),
+    ("gushen:api:BackendService", "ai-qtrd-api", 8000),
+])
+def test_a_tier_component_keeps_its_service_port_pod_labels_and_url_as_its_outputs(prod, component, name, port):
+    """The state keeps a component's ``register_outputs`` (``pulumi stack export``, the Console's
+    resource page): where to dial the tier in the namespace, and the labels its pods carry."""
+    (tier,) = prod.of_type(component)
+    pod_labels = prod.get("Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    assert tier.outputs == {"service_name": name, "port": port, "labels": pod_labels, "url": f"http://{name}:{port}"}
+
+
 def test_any_configured_writable_or_seeded_path_gives_a_pod_the_api_server_accepts():
     """A path is any absolute directory (config AbsPath): its volume's name must still be a
     DNS-1123 label, else ``pulumi up`` fails at the Deployment (tests/kube_validation.py)."""
