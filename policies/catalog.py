@@ -10,7 +10,7 @@ from . import (
     security, services, shape, tokens,
 )
 from .base import Obj, Rule, Violation
-from .config import Setting, resolve
+from .config import Setting
 from .stack import Stack
 
 RULES: list[Rule] = [
@@ -41,7 +41,7 @@ def level(setting: Setting) -> Optional[str]:
     return "mandatory" if setting.enforcement == "remediate" else setting.enforcement
 
 
-def evaluate(objects: Iterable[Obj], settings: Optional[Mapping[str, Setting]] = None) -> list[Violation]:
+def evaluate(objects: Iterable[Obj], settings: Mapping[str, Setting]) -> list[Violation]:
     """Every violation of every enabled policy over ``objects`` (in rule order, objects in input order).
 
     Resource rules run object by object (every rule on one object, then the next), so all of
@@ -50,7 +50,6 @@ def evaluate(objects: Iterable[Obj], settings: Optional[Mapping[str, Setting]] =
     object grew with the stack (bench/run.py). Stack rules run once each, over one index.
     """
     objects = list(objects)
-    settings = settings if settings is not None else resolve(None, RULES)
     enabled = [(i, rule, enforcement) for i, rule in enumerate(RULES) if (enforcement := level(settings[rule.name]))]
     found: dict[int, list[Violation]] = {i: [] for i, _, _ in enabled}
     per_object = [(found[i], rule, enforcement, settings[rule.name].values) for i, rule, enforcement in enabled

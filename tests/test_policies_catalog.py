@@ -80,3 +80,18 @@ def test_findings_in_rule_order_then_object_order_at_their_levels():
 def test_a_stack_with_only_a_namespace_reports_nothing():
     """No Services, routes or workloads: every stack policy has nothing to look at (and does not fail)."""
     assert [v.line for v in evaluate(objects(manifests()[:1]), prod_settings())] == []
+
+
+def test_findings_carry_the_urn_and_file_of_the_object():
+    """The pack reports on the engine's URN; ``policies.check`` names the file a finding is in."""
+    web, hpa = "Deployment/ai-qtrd-web", "HorizontalPodAutoscaler/ai-qtrd-web"
+    docs = mutate(mutate(manifests(), web, ctr(web, 0, "image"), "gushen-web"), hpa, ("spec", "maxReplicas"), 4)
+    docs = mutate(docs, web, ctr(web, 0, "env", 0, "valueFrom", "secretKeyRef", "name"), "missing")
+    found = objects(docs)
+    for obj in found:
+        obj.urn, obj.source = f"urn:{obj.kind}/{obj.name}", f"{obj.name}.yaml"
+    assert [(v.policy, v.urn, v.source) for v in evaluate(found, prod_settings())] == [
+        ("image-tag-pinned", "urn:Deployment/ai-qtrd-web", "ai-qtrd-web.yaml"),
+        ("config-references", "urn:Deployment/ai-qtrd-web", "ai-qtrd-web.yaml"),
+        ("node-capacity", "", ""),  # a node is no object of the stack
+    ]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .policy_baseline import API_NODE, DATA_NODE, DELETE, WEB_NODE, Case, ok, pod, reported, expected
+from .policy_baseline import API_NODE, DATA_NODE, DELETE, WEB_NODE, Case, expected, lines, ok, pod, reported
 
 WEB, API, REDIS = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "StatefulSet/redis"
 JOB, CRON, POD, DS, RS = "Job/db-migrate", "CronJob/redis-backup", "Pod/redis-tools", "DaemonSet/node-agent", "ReplicaSet/worker"
@@ -51,3 +51,15 @@ VARIANTS = [
 @pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
 def test_policy_table(case):
     assert reported(case) == expected(case)
+
+
+@pytest.mark.parametrize("target, path, value, want", [
+    (REDIS, pod(REDIS, "nodeSelector"), DELETE, f"redis pods must be pinned (nodeSelector or required affinity) to {DATA_NODE} "
+     "(not pinned to one node)"),
+    (REDIS, pod(REDIS, "nodeSelector", HOST), API_NODE, f"redis pods must be pinned (nodeSelector or required affinity) to "
+     f"{DATA_NODE} (pinned to {API_NODE})"),
+    (RS, pod(RS, "nodeSelector"), DELETE, "pods of component 'worker' have no placement (nodeSelector, nodeName or node affinity)"),
+], ids=["data-unpinned", "data-elsewhere", "other-component-unplaced"])
+def test_messages_say_where_pods_go(target, path, value, want):
+    assert [line for line in lines([(target, path, value)], NO_CAPACITY) if " node-placement " in line] == [
+        f"mandatory node-placement {target}: {want}"]

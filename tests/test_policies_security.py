@@ -2,7 +2,9 @@
 
 import pytest
 
-from .policy_baseline import DELETE, Case, ctr, expected, ok, pod, reported
+from policies.base import UNKNOWN
+
+from .policy_baseline import DELETE, Case, ctr, expected, lines, ok, pod, reported
 
 WEB, API, REDIS = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "StatefulSet/redis"
 JOB, CRON, POD, DS, RS = "Job/db-migrate", "CronJob/redis-backup", "Pod/redis-tools", "DaemonSet/node-agent", "ReplicaSet/worker"
@@ -44,3 +46,27 @@ VARIANTS = [
 @pytest.mark.parametrize("case", CASES + VARIANTS, ids=lambda c: c.id)
 def test_policy_table(case):
     assert reported(case) == expected(case)
+
+
+# Exact lines: what is wrong, where, and the value quoted. Values unknown in preview are judged at `pulumi up`.
+MESSAGES = [
+    ("host-path", [(DS, pod(DS, "volumes"), [{"name": "tmp", "hostPath": {"path": "/"}}])],
+     [f"mandatory {H} {DS}: volume 'tmp' is a hostPath"]),
+    ("host-port", [(POD, ctr(POD, 0, "ports"), [{"containerPort": 80, "hostPort": 80}])],
+     [f"mandatory {H} {POD}: container 'tools' binds hostPort 80"]),
+    ("capabilities-added", [(POD, sc(POD, "capabilities", "add"), ["NET_ADMIN", "SYS_TIME"])],
+     [f"mandatory {R} {POD}: container 'tools' adds capabilities NET_ADMIN, SYS_TIME"]),
+    ("seccomp-unconfined", [(RS, sc(RS, "seccompProfile"), {"type": "Unconfined"})],
+     [f"mandatory {R} {RS}: container 'worker' seccompProfile type is 'Unconfined', must be RuntimeDefault (or Localhost)"]),
+    # The kubelet takes the pod's runAsUser where the container sets none.
+    ("uid-0-from-pod", [(API, sc(API, "runAsUser"), DELETE), (API, pod(API, "securityContext", "runAsUser"), 0)],
+     [f"mandatory {R} {API}: container 'api' runs as user 0 (root)"]),
+    ("non-root-unknown", [(WEB, sc(WEB, "runAsNonRoot"), UNKNOWN)], []),
+    ("seccomp-unknown", [(RS, sc(RS, "seccompProfile"), {"type": UNKNOWN})], []),
+    ("read-only-unknown", [(WEB, sc(WEB, "readOnlyRootFilesystem"), UNKNOWN)], []),
+]
+
+
+@pytest.mark.parametrize("changes, want", [m[1:] for m in MESSAGES], ids=[m[0] for m in MESSAGES])
+def test_messages(changes, want):
+    assert lines(changes) == want

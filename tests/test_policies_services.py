@@ -80,6 +80,10 @@ SCENARIOS = [
     # A Service skipped (no selector, a selector unknown in preview, a port unknown) does not stop the others.
     ("selectorless-then-a-bad-port", [(SVC_WEB, ("spec", "selector"), DELETE), to_metrics("metrics")],
      [f"mandatory {E} {SVC_REDIS}: targetPort 'metrics' of port 6379 is not a container port of {REDIS}"]),
+    ("selector-typo-then-a-bad-port", [(SVC_WEB, ("spec", "selector", "app"), "ai-qtrd-webb"), to_metrics("metrics")], [
+        f"mandatory {E} {SVC_WEB}: selector app=ai-qtrd-webb matches no workload's pod labels",
+        f"mandatory {E} {SVC_REDIS}: targetPort 'metrics' of port 6379 is not a container port of {REDIS}",
+    ]),
     ("unknown-selector-then-a-bad-port", [(SVC_WEB, ("spec", "selector", "app"), UNKNOWN), to_metrics("metrics")],
      [f"mandatory {E} {SVC_REDIS}: targetPort 'metrics' of port 6379 is not a container port of {REDIS}"]),
     ("unknown-port-then-a-bad-one", [(SVC_API, ("spec", "ports"), [

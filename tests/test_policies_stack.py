@@ -37,6 +37,9 @@ def test_every_pair_of_the_selector_must_match():
     assert refs(stack.selected("a", {"app.kubernetes.io/name": "api"})) == [("a", "api"), ("a", "web")]
     assert refs(stack.selected("a", {"app.kubernetes.io/name": "api", "app": "web"})) == [("a", "web")]
     assert stack.selected("a", {}) == []
+    # each pair matched by another workload is no match
+    split = Stack([deployment("a", "x", {"app": "web", "tier": "other"}), deployment("a", "y", {"app": "other", "tier": "api"})])
+    assert split.selected("a", {"app": "web", "tier": "api"}) == [] and split.selected(None, {"app": "web", "tier": "api"}) == []
 
 
 def test_unknown_namespaces_match_any_during_preview():
@@ -46,6 +49,7 @@ def test_unknown_namespaces_match_any_during_preview():
     assert refs(stack.selected("a", LABELS)) == [("a", "api"), (None, "pending")]
     # a Service whose namespace is unknown may select any of them
     assert len(stack.selected(None, LABELS)) == 3
+    assert stack.selected(None, {"app": "nope"}) == [] and stack.selected("a", {"app": "nope"}) == []
 
 
 def obj(kind: str, namespace: Optional[str], name: str, api: str = "v1", **body) -> Obj:
@@ -99,3 +103,12 @@ def test_objects_without_a_namespace_are_found_by_the_empty_namespace():
     stack = Stack([obj("Service", "", "db"), obj("Certificate", "", "tls", api="cert-manager.io/v1", spec={"secretName": "site-tls"})])
     assert stack.find("Service", "", "db").name == "db"
     assert stack.data_keys("Secret", "", "site-tls") == {"tls.crt", "tls.key", "ca.crt"}
+
+
+def test_an_hpa_sizes_the_workload_it_names_in_its_namespace():
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"}
+    stack = Stack([
+        deployment(""), deployment("b"),
+        obj("HorizontalPodAutoscaler", "", "api", api="autoscaling/v2", spec={"scaleTargetRef": ref, "maxReplicas": 5}),
+    ])
+    assert [stack.max_replicas(d) for d in stack.by_kind["Deployment"]] == [5, None]
