@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from .base import Obj, get, is_unknown, mapping
+from .base import UNKNOWN, Obj, get, is_unknown, mapping
 from .workloads import KINDS, pod_labels
 
 TRAEFIK_GROUPS = frozenset({"traefik.io", "traefik.containo.us"})
@@ -36,6 +36,8 @@ class Stack:
         self._labels: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         self._labels_in: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
         self._labels_unknown_ns: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        #: Workloads with pod labels unknown during preview (all of them, or some values).
+        self._labels_unknown: list[Obj] = []
         self._hpa: dict[tuple[str, str, str], int] = {}
         self._certificates: dict[tuple[str, str], Obj] = {}
         self._certificates_by_name: dict[str, Obj] = {}
@@ -46,7 +48,10 @@ class Stack:
             if obj.namespace is None:
                 self._unknown_namespace.setdefault((obj.kind, obj.name), obj)
             if obj.kind in KINDS:
-                for key, value in pod_labels(obj).items():
+                labels = pod_labels(obj)
+                if is_unknown(labels) or any(map(is_unknown, labels.values())):
+                    self._labels_unknown.append(obj)
+                for key, value in mapping(labels).items():
                     if isinstance(value, str):
                         self._labels[(key, value)].append(obj)
                         if obj.namespace is None:
@@ -118,10 +123,22 @@ class Stack:
             return []
         return [
             o for o in min(pools, key=len)
-            if (namespace is None or o.namespace is None or o.namespace == namespace)
-            and all(pod_labels(o).get(k) == v for k, v in selector.items())
+            if _same_namespace(namespace, o) and all(get(pod_labels(o), k) == v for k, v in selector.items())
         ]
+
+    def maybe_selected(self, namespace: Optional[str], selector: Mapping[str, str]) -> bool:
+        """Whether a workload whose pod labels are unknown (preview) may match ``selector``."""
+        return any(
+            _same_namespace(namespace, o)
+            and all(get(pod_labels(o), k) in (v, UNKNOWN) for k, v in selector.items())
+            for o in self._labels_unknown
+        )
 
     def max_replicas(self, obj: Obj) -> Optional[int]:
         """``maxReplicas`` of the HPA that scales ``obj``, if any."""
         return self._hpa.get((obj.namespace or "", obj.kind, obj.name))
+
+
+def _same_namespace(namespace: Optional[str], obj: Obj) -> bool:
+    """Whether ``obj`` may be in ``namespace`` (an unknown namespace, ``None``, may be any)."""
+    return namespace is None or obj.namespace is None or obj.namespace == namespace
