@@ -15,12 +15,12 @@ from typing import Any, Optional
 
 from .base import Obj, Rule, as_quantity, fmt_cpu, fmt_memory
 from .stack import Stack
-from .workloads import placement, pod_limits, pod_spec, replicas, surge
+from .workloads import Known, placement, pod_limits, pod_spec, replicas, surge
 
 _FMT = {"cpu": fmt_cpu, "memory": fmt_memory}
 
 
-def _target_nodes(workload: Obj, spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+def _target_nodes(workload: Obj, spec: Optional[Known], cfg: Mapping[str, Any]) -> list[str]:
     where = placement(spec)
     if where.unknown:
         return []
@@ -46,7 +46,7 @@ def check_node_capacity(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[
     parts: dict[str, list[str]] = defaultdict(list)
     for workload in stack.workloads:
         spec = pod_spec(workload)
-        nodes = _target_nodes(workload, spec or {}, cfg)
+        nodes = _target_nodes(workload, spec, cfg)
         if not nodes:
             continue
         pods = _pods(stack, workload)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Optional
 
-from .base import Obj, Rule, get, is_unknown, items, mapping, show
+from .base import UNKNOWN, Obj, Rule, get, is_unknown, items, mapping, show
 from .stack import TRAEFIK_GROUPS, Stack
 
 ROUTE_KINDS = frozenset({"IngressRoute", "IngressRouteTCP"})
@@ -31,7 +31,10 @@ def _base_name(name: str) -> str:
 
 
 def _redirects(route: Any, redirects: list[str]) -> bool:
-    for ref in items(get(route, "middlewares")):
+    middlewares = get(route, "middlewares")
+    if is_unknown(middlewares):
+        return True  # computed during preview (or the whole route is): it may hold the redirect
+    for ref in items(middlewares):
         name = get(ref, "name")
         if isinstance(name, str) and any(
             _base_name(name) == r or _base_name(name).endswith("-" + r) for r in redirects
@@ -46,7 +49,10 @@ def check_ingressroute_tls(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     """IngressRoutes on the HTTPS entry point terminate TLS with a certificate; plain-HTTP routes only redirect to HTTPS."""
     if not _is_traefik(obj):  # the rule's kinds hold only IngressRoute
         return
-    entry_points = items(obj.spec.get("entryPoints"))
+    entry_points = get(obj.body, "spec", "entryPoints")
+    if is_unknown(entry_points):
+        return  # unknown during preview (or the whole spec is): whether HTTPS or plain HTTP is not known
+    entry_points = items(entry_points)
     # No entryPoints means every entry point: the route is then both HTTPS and plain HTTP.
     secure = not entry_points or any(e in cfg["secureEntryPoints"] for e in entry_points)
     plain_http = not entry_points or any(e in cfg["plainEntryPoints"] for e in entry_points)
@@ -58,8 +64,8 @@ def check_ingressroute_tls(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     if plain_http:
         for i, route in enumerate(items(obj.spec.get("routes"))):
             match = get(route, "match")
-            if isinstance(match, str) and ACME_PATH in match:
-                continue
+            if is_unknown(match) or isinstance(match, str) and ACME_PATH in match:
+                continue  # an ACME solver's route, or may be one (unknown during preview)
             if not _redirects(route, cfg["redirectMiddlewares"]):
                 yield (
                     f"routes[{i}] ({show(match)}) serves plain HTTP without a redirect middleware "
@@ -67,8 +73,12 @@ def check_ingressroute_tls(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
                 )
 
 
-def _service_ports(svc: Obj) -> tuple[set[str], set[int]]:
-    ports = items(svc.spec.get("ports"))
+def _service_ports(svc: Obj) -> Optional[tuple[set[str], set[int]]]:
+    """The Service's port names and numbers; ``None`` where preview leaves any of them unknown."""
+    ports = get(svc.body, "spec", "ports")
+    if is_unknown(ports) or any(is_unknown(get(p, f)) for p in items(ports) for f in ("name", "port")):
+        return None
+    ports = items(ports)
     return (
         {p["name"] for p in ports if isinstance(get(p, "name"), str)},
         {p["port"] for p in ports if isinstance(get(p, "port"), int)},
@@ -117,9 +127,15 @@ def _service_ref(stack: Stack, route_obj: Obj, i: int, ref: Any) -> Iterator[tup
     if port is None or port == "" or port == 0:
         yield route_obj, f"routes[{i}] sends to Service {name!r} without a port"
         return
-    names, numbers = _service_ports(svc)
-    if svc.spec.get("type") == "ExternalName" and isinstance(port, int):
+    if is_unknown(svc):
+        return  # a Service whose name is unknown during preview may be it
+    ports = _service_ports(svc)
+    if ports is None:
         return
+    # An ExternalName Service (which one whose type is unknown during preview may be) has no port list.
+    if get(svc.body, "spec", "type") in ("ExternalName", UNKNOWN) and isinstance(port, int):
+        return
+    names, numbers = ports
     if port not in (names if isinstance(port, str) else numbers):
         yield route_obj, f"routes[{i}] sends to port {show(port)} of Service {name!r}, which has no such port"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule, show
+from .base import Obj, Rule, is_unknown, show
 from .workloads import COMPONENT, HOSTNAME, KINDS, component, placement, pod_spec
 
 
@@ -14,7 +14,7 @@ def check_node_placement(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     nodes = cfg["nodes"]
     tier = component(obj)
     where = placement(pod_spec(obj))
-    if where.unknown:
+    if where.unknown or is_unknown(tier):
         return
     if tier == "web":
         if where.selector_node != nodes["web"]:

@@ -41,6 +41,8 @@ def check_container_resources(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]
 def check_resource_caps(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     """Container limits stay within the cap of the workload's component (spec 8.1 quotas)."""
     tier = component(obj)
+    if is_unknown(tier):
+        return  # which cap applies is known at `pulumi up`
     cap = cfg["caps"].get(tier)
     cap_name = f"component {tier!r}" if cap else "the default cap"
     cap = cap or cfg["defaultCap"]

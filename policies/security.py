@@ -32,9 +32,11 @@ def check_restricted_security_context(obj: Obj, cfg: Mapping[str, Any]) -> Itera
         if escalation is not False and not is_unknown(escalation):
             yield f"{c.label} must set allowPrivilegeEscalation: false"
         caps = mapping(get(body, "securityContext", "capabilities"))
-        if "ALL" not in items(caps.get("drop")):
+        drop = get(body, "securityContext", "capabilities", "drop")
+        # An unknown list, or an unknown entry of it, may be the ALL the rule asks for.
+        if "ALL" not in items(drop) and not is_unknown(drop) and not any(map(is_unknown, items(drop))):
             yield f"{c.label} must drop ALL capabilities"
-        added = [cap for cap in items(caps.get("add")) if cap not in allowed_caps]
+        added = [cap for cap in items(caps.get("add")) if cap not in allowed_caps and not is_unknown(cap)]
         if added:
             yield f"{c.label} adds capabilities {', '.join(map(str, added))}"
         seccomp = get(_effective(body, pod, "seccompProfile"), "type")
@@ -49,7 +51,8 @@ def check_no_host_access(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
         if pod.get(field) is True:
             yield f"pod sets {field}: true"
     for volume in items(pod.get("volumes")):
-        if get(volume, "hostPath") is not None:
+        # An unknown volume may be any kind; a known one with an unknown hostPath is a hostPath.
+        if not is_unknown(volume) and get(volume, "hostPath") is not None:
             yield f"volume {show(get(volume, 'name'))} is a hostPath"
     for c in containers(pod):
         if get(c.body, "securityContext", "privileged") is True:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from .base import Obj, Rule, get, is_unknown, items, show
 from .stack import Stack
-from .workloads import containers, pod_spec
+from .workloads import containers, containers_unknown, pod_spec
 
 EXPOSED_TYPES = ("NodePort", "LoadBalancer")
 
@@ -21,17 +21,27 @@ def check_service_cluster_ip(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
         yield "externalIPs expose the Service outside the cluster"
 
 
-def _ports(workload: Obj) -> tuple[set[str], set[int]]:
+def _ports(workload: Obj) -> Optional[tuple[set[str], set[int]]]:
+    """Port names and numbers the workload's pods serve; ``None`` where preview leaves one unknown."""
+    spec = pod_spec(workload)
+    if containers_unknown(spec):
+        return None
     names: set[str] = set()
     numbers: set[int] = set()
-    for c in containers(pod_spec(workload)):
-        if c.init and not c.sidecar:
-            continue
-        for port in items(get(c.body, "ports")):
-            if isinstance(get(port, "name"), str):
-                names.add(port["name"])
-            if isinstance(get(port, "containerPort"), int):
-                numbers.add(port["containerPort"])
+    for c in containers(spec):
+        if c.init and not c.sidecar and not is_unknown(c.body.get("restartPolicy")):
+            continue  # it exits before the pod serves (one whose restartPolicy is unknown may be a sidecar)
+        ports = get(c.body, "ports")
+        if is_unknown(ports):
+            return None
+        for port in items(ports):
+            name, number = get(port, "name"), get(port, "containerPort")
+            if is_unknown(name) or is_unknown(number):
+                return None
+            if isinstance(name, str):
+                names.add(name)
+            if isinstance(number, int):
+                numbers.add(number)
     return names, numbers
 
 
@@ -47,9 +57,10 @@ def check_service_endpoints(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tu
         wanted = {k: v for k, v in selector.items() if k not in runtime}
         matched = stack.selected(svc.namespace, wanted)  # none for an empty selector
         if wanted and not matched:
-            yield svc, f"selector {_labels(selector)} matches no workload's pod labels"
+            if not stack.maybe_selected(svc.namespace, wanted):
+                yield svc, f"selector {_labels(selector)} matches no workload's pod labels"
             continue
-        ports = {w.ref: _ports(w) for w in matched}
+        ports = {w.ref: served for w in matched if (served := _ports(w)) is not None}
         for port in items(svc.spec.get("ports")):
             target = get(port, "targetPort")
             target = get(port, "port") if target is None else target

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Obj, Rule, is_unknown, mapping, show
+from .base import Obj, Rule, get, is_unknown, show
 from .workloads import KINDS, template
 
 #: Pod spec fields that are lists, and the list fields of each container.
@@ -23,7 +23,7 @@ def _not_list(where: str, value: Any) -> str:
 
 def check_well_formed_pod_spec(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     """Workload pod specs are well-formed: a non-empty containers list of named objects, and lists where Kubernetes wants lists."""
-    spec = mapping(template(obj)).get("spec")
+    spec = get(template(obj), "spec")
     if is_unknown(spec):
         return
     if not isinstance(spec, Mapping):

@@ -2,6 +2,10 @@
 
 Deployment, StatefulSet, DaemonSet, Job, ReplicaSet, ReplicationController (``spec.template``),
 CronJob (``spec.jobTemplate.spec.template``) and bare Pods (``spec``).
+
+During preview any of these may be unknown (computed from another resource): the readers below
+then return ``UNKNOWN`` (``get`` reads every field of it as unknown, and it has no containers),
+so the rules skip what they cannot know, and ``pulumi up`` still checks it.
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
-from .base import Obj, as_quantity, get, is_unknown, items, mapping
+from .base import Obj, Unknown, as_quantity, get, is_unknown, items, mapping
 
 HOSTNAME = "kubernetes.io/hostname"
 COMPONENT = "app.kubernetes.io/component"
@@ -22,29 +26,37 @@ KINDS = TEMPLATED | {"CronJob", "Pod"}
 BATCH = frozenset({"Job", "CronJob"})
 
 
-def template(obj: Obj) -> Optional[Mapping[str, Any]]:
+Known = Union[Mapping[str, Any], Unknown]
+"""An object of the manifest, or ``UNKNOWN`` where preview does not know it yet."""
+
+
+def _object(value: Any) -> Known:
+    return value if is_unknown(value) else mapping(value)
+
+
+def template(obj: Obj) -> Optional[Known]:
     """The pod template (``{"metadata", "spec"}``) of a workload, ``None`` for other kinds."""
     if obj.kind in TEMPLATED:
-        return mapping(get(obj.body, "spec", "template"))
+        return _object(get(obj.body, "spec", "template"))
     if obj.kind == "CronJob":
-        return mapping(get(obj.body, "spec", "jobTemplate", "spec", "template"))
+        return _object(get(obj.body, "spec", "jobTemplate", "spec", "template"))
     if obj.kind == "Pod":
         return obj.body
     return None
 
 
-def pod_spec(obj: Obj) -> Optional[Mapping[str, Any]]:
+def pod_spec(obj: Obj) -> Optional[Known]:
     tpl = template(obj)
-    return None if tpl is None else mapping(tpl.get("spec"))
+    return None if tpl is None else _object(get(tpl, "spec"))
 
 
-def pod_labels(obj: Obj) -> Mapping[str, Any]:
-    return mapping(get(template(obj), "metadata", "labels"))
+def pod_labels(obj: Obj) -> Known:
+    return _object(get(template(obj), "metadata", "labels"))
 
 
-def component(obj: Obj) -> Optional[str]:
-    value = pod_labels(obj).get(COMPONENT)
-    return value if isinstance(value, str) else None
+def component(obj: Obj) -> Union[str, None, Unknown]:
+    value = get(pod_labels(obj), COMPONENT)
+    return value if isinstance(value, str) or is_unknown(value) else None
 
 
 @dataclass(frozen=True)
@@ -67,16 +79,24 @@ class Container:
         return self.init and self.body.get("restartPolicy") == "Always"
 
 
-def containers(spec: Optional[Mapping[str, Any]]) -> Iterator[Container]:
+def containers(spec: Optional[Known]) -> Iterator[Container]:
     """Init containers first, then containers (what runs in the pod, in start order)."""
-    if spec is None:
-        return
-    for body in items(spec.get("initContainers")):
+    for body in items(get(spec, "initContainers")):
         if isinstance(body, Mapping):
             yield Container(body, True)
-    for body in items(spec.get("containers")):
+    for body in items(get(spec, "containers")):
         if isinstance(body, Mapping):
             yield Container(body, False)
+
+
+def containers_unknown(spec: Optional[Known]) -> bool:
+    """Whether preview leaves some container unknown (the spec, a container list or an entry of one).
+
+    What the pod as a whole serves is then not known: a rule about all its containers together
+    must skip it, where a rule about each container skips only the unknown ones.
+    """
+    lists = (get(spec, "initContainers"), get(spec, "containers"))
+    return is_unknown(spec) or any(is_unknown(v) or any(map(is_unknown, items(v))) for v in lists)
 
 
 def long_running(obj: Obj) -> bool:
@@ -120,7 +140,9 @@ def _hostnames(term: Any) -> Optional[frozenset[str]]:
     return allowed
 
 
-def placement(spec: Optional[Mapping[str, Any]]) -> Placement:
+def placement(spec: Optional[Known]) -> Placement:
+    if is_unknown(spec):
+        return Placement(None, frozenset(), None, False, unknown=True)
     spec = spec or {}
     selector = mapping(spec.get("nodeSelector"))
     node_affinity = mapping(get(spec, "affinity", "nodeAffinity"))
@@ -203,7 +225,7 @@ def _limit(container: Container, resource: str) -> Fraction:
     return value if isinstance(value, Fraction) else Fraction(0)
 
 
-def pod_limits(spec: Optional[Mapping[str, Any]]) -> dict[str, Fraction]:
+def pod_limits(spec: Optional[Known]) -> dict[str, Fraction]:
     """The pod's effective limits: running containers (and sidecars) vs. the largest init container."""
     out = {}
     for resource in ("cpu", "memory"):

@@ -47,6 +47,7 @@ def test_every_policy_has_a_table_case():
     ("Secret/ai-qtrd-secrets", ("stringData",)),
     ("Secret/ai-qtrd-secrets", ("metadata", "namespace")),
     ("Service/ai-qtrd-api", ("metadata", "namespace")),
+    ("Service/ai-qtrd-api", ("metadata", "labels")),
     ("Service/ai-qtrd-web", ("spec", "selector", "app")),
     ("Service/ai-qtrd-web", ("spec", "ports", 0, "targetPort")),
     ("IngressRoute/gushen-web-https", ("spec", "routes", 0, "services", 0, "name")),

@@ -30,6 +30,8 @@ CASES = [
     Case("host-path", DS, pod(DS, "volumes"), [{"name": "tmp", "hostPath": {"path": "/"}}], H),
     Case("privileged", JOB, sc(JOB, "privileged"), True, H),
     Case("host-port", POD, ctr(POD, 0, "ports"), [{"containerPort": 80, "hostPort": 80}], H),
+    Case("host-path-unknown-in-preview", DS, pod(DS, "volumes"), [{"name": "tmp", "hostPath": UNKNOWN}], H),
+    Case("drop-without-all-beside-an-unknown-add", WEB, sc(WEB, "capabilities"), {"drop": ["NET_RAW"], "add": [UNKNOWN]}, R),
     Case("writable-root", WEB, sc(WEB, "readOnlyRootFilesystem"), False, RO),
     Case("root-mode-absent", CRON, sc(CRON, "readOnlyRootFilesystem"), DELETE, RO),
 ]
@@ -40,6 +42,13 @@ VARIANTS = [
     ok("bind-low-ports", WEB, sc(WEB, "capabilities", "add"), ["NET_BIND_SERVICE"]),
     ok("container-overrides-pod-seccomp", API, pod(API, "securityContext", "seccompProfile"), {"type": "Unconfined"}),
     ok("localhost-seccomp", RS, sc(RS, "seccompProfile"), {"type": "Localhost", "localhostProfile": "p.json"}),
+    # Unknown in preview: judged at `pulumi up`.
+    ok("security-context-unknown-in-preview", REDIS, sc(REDIS, i=1), UNKNOWN),
+    ok("capabilities-unknown-in-preview", WEB, sc(WEB, "capabilities"), UNKNOWN),
+    ok("drop-unknown-in-preview", REDIS, sc(REDIS, "capabilities", "drop", init=True), UNKNOWN),
+    ok("a-dropped-capability-unknown-in-preview", JOB, sc(JOB, "capabilities", "drop", 0), UNKNOWN),
+    ok("an-added-capability-unknown-in-preview", POD, sc(POD, "capabilities", "add"), [UNKNOWN]),
+    ok("volume-unknown-in-preview", REDIS, pod(REDIS, "volumes", 0), UNKNOWN),
 ]
 
 

@@ -71,6 +71,7 @@ SCENARIOS = [
      [f"mandatory {E} {SVC_REDIS}: targetPort 'metrics' of port 6379 is not a container port of {REDIS}"]),
     ("port-name-of-a-sidecar", [METRICS, SIDECAR, to_metrics("metrics")], []),
     ("port-number-of-a-sidecar", [METRICS, SIDECAR, to_metrics(9121)], []),
+    ("port-of-what-may-be-a-sidecar-in-preview", [METRICS, (*SIDECAR[:2], UNKNOWN), to_metrics("metrics")], []),
     # Values a preview does not know yet are judged at `pulumi up`.
     ("selector-unknown-in-preview", [(SVC_WEB, ("spec", "selector", "app"), UNKNOWN)], []),
     ("target-port-unknown-in-preview", [(SVC_API, ("spec", "ports", 0, "targetPort"), UNKNOWN)], []),

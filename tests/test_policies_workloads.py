@@ -13,7 +13,7 @@ import pytest
 
 from policies.base import UNKNOWN, Obj
 from policies.workloads import (
-    COMPONENT, HOSTNAME, Placement, containers, long_running, placement, pod_limits, pod_spec, replicas, surge,
+    COMPONENT, HOSTNAME, Placement, containers, containers_unknown, long_running, placement, pod_limits, pod_spec, replicas, surge,
 )
 from policies.workloads import component as component_of
 
@@ -35,8 +35,15 @@ def obj(kind: str, **body) -> Obj:
     (obj("Deployment", spec={"template": {"metadata": {"labels": {COMPONENT: 3}}}}), {}, None),
     (obj("Deployment", spec={}), {}, None),
     (obj("Service", spec={"template": TEMPLATE}), None, None),
+    # Unknown in preview: the rules skip what they read of it (rather than read an empty pod).
+    (obj("Deployment", spec={"template": UNKNOWN}), UNKNOWN, UNKNOWN),
+    (obj("CronJob", spec={"jobTemplate": {"spec": UNKNOWN}}), UNKNOWN, UNKNOWN),
+    (obj("StatefulSet", spec={"template": {"metadata": UNKNOWN, "spec": UNKNOWN}}), UNKNOWN, UNKNOWN),
+    (obj("Pod", spec=UNKNOWN), UNKNOWN, None),
+    (obj("Job", spec={"template": {**TEMPLATE, "metadata": {"labels": {COMPONENT: UNKNOWN}}}}), SPEC, UNKNOWN),
 ], ids=["deployment", "statefulset", "daemonset", "job", "replicaset", "replicationcontroller", "cronjob", "pod",
-        "pod-labelled", "component-not-a-string", "no-template", "not-a-workload"])
+        "pod-labelled", "component-not-a-string", "no-template", "not-a-workload", "template-unknown",
+        "job-template-unknown", "spec-and-labels-unknown", "pod-spec-unknown", "component-unknown"])
 def test_the_pod_spec_and_component_of_every_kind(workload, spec, component):
     assert (pod_spec(workload), component_of(workload)) == (spec, component)
 
@@ -54,6 +61,22 @@ def test_containers_in_start_order_named_as_findings_name_them():
         ("container '?'", False),
     ]
     assert list(containers(None)) == []
+    assert list(containers(UNKNOWN)) == []
+
+
+@pytest.mark.parametrize("spec, unknown", [
+    (SPEC, False),
+    ({"initContainers": [{"name": "setup", "image": UNKNOWN}], "containers": [{"name": "app", "ports": UNKNOWN}]}, False),
+    (None, False),
+    (UNKNOWN, True),
+    ({"containers": UNKNOWN}, True),
+    ({"initContainers": UNKNOWN, "containers": [{"name": "app"}]}, True),
+    ({"containers": [{"name": "app"}, UNKNOWN]}, True),
+    ({"initContainers": [UNKNOWN], "containers": [{"name": "app"}]}, True),
+], ids=["known", "fields-unknown", "no-spec", "spec", "containers", "init-containers", "a-container", "an-init-container"])
+def test_which_pods_have_containers_unknown_in_preview(spec, unknown):
+    """Which pods a rule over all containers at once (service-endpoints) must skip in preview."""
+    assert containers_unknown(spec) is unknown
 
 
 @pytest.mark.parametrize("workload, serves", [
@@ -113,12 +136,13 @@ NONE, A, AB = frozenset(), frozenset({"a"}), frozenset({"a", "b"})
     ({"nodeSelector": {HOSTNAME: UNKNOWN}}, Placement(None, NONE, None, True, unknown=True)),
     ({"nodeName": UNKNOWN}, Placement(None, NONE, None, False, unknown=True)),
     ({"affinity": required(term(hosts(UNKNOWN)))}, Placement(NONE, NONE, None, True, unknown=True)),
+    (UNKNOWN, Placement(None, NONE, None, False, unknown=True)),
 ], ids=[
     "unset", "none", "selector", "selector-not-by-host", "selector-empty-host", "node-name", "node-name-empty",
     "selector-and-node-name-disagree", "required-two-hosts", "required-non-string-host", "terms-are-ored",
     "a-term-not-by-host-frees-it", "expressions-are-anded", "expression-not-by-host-ignored", "not-in-ignored",
     "selector-narrows-affinity", "preferred", "preferred-not-by-host", "selector-unknown", "node-name-unknown",
-    "affinity-unknown",
+    "affinity-unknown", "pod-spec-unknown",
 ])
 def test_where_a_pod_may_run(spec, want):
     assert placement(spec) == want
