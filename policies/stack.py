@@ -142,10 +142,8 @@ class Stack:
             ]
         if not pools:
             return []
-        return [
-            o for o in min(pools, key=len)
-            if _same_namespace(namespace, o) and all(get(pod_labels(o), k) == v for k, v in selector.items())
-        ]
+        # The pools hold only workloads that may be in the namespace.
+        return [o for o in min(pools, key=len) if all(get(pod_labels(o), k) == v for k, v in selector.items())]
 
     def maybe_selected(self, namespace: Optional[str], selector: Mapping[str, str]) -> bool:
         """Whether a workload whose pod labels are unknown (preview) may match ``selector``."""

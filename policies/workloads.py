@@ -95,8 +95,8 @@ def containers_unknown(spec: Optional[Known]) -> bool:
     What the pod as a whole serves is then not known: a rule about all its containers together
     must skip it, where a rule about each container skips only the unknown ones.
     """
-    lists = (get(spec, "initContainers"), get(spec, "containers"))
-    return is_unknown(spec) or any(is_unknown(v) or any(map(is_unknown, items(v))) for v in lists)
+    lists = (get(spec, "initContainers"), get(spec, "containers"))  # both UNKNOWN for an unknown spec
+    return any(is_unknown(v) or any(map(is_unknown, items(v))) for v in lists)
 
 
 def long_running(obj: Obj) -> bool:

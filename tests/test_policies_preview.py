@@ -160,6 +160,10 @@ KNOWN_BAD = [
     ("plain-http-entry-point-beside-an-unknown-one", [(HTTPS, ("spec", "entryPoints"), [UNKNOWN, "web"])],
      [f"mandatory ingressroute-tls {HTTPS}: routes[0] ('Host(`gushen.lurus.cn`) && PathPrefix(`/api`)') serves plain HTTP without a redirect middleware (redirect-https)",
       f"mandatory ingressroute-tls {HTTPS}: routes[1] ('Host(`gushen.lurus.cn`)') serves plain HTTP without a redirect middleware (redirect-https)"]),
+    # A Service's selector may match a workload whose pod labels are unknown only in its own namespace.
+    ("selector-beside-unknown-pod-labels-in-another-namespace", [
+        (API, labels(API), UNKNOWN), (API, ("metadata", "namespace"), "other")],
+     [f"mandatory service-endpoints {SVC_API}: selector app=ai-qtrd-api matches no workload's pod labels"]),
     ("pod-security-label-beside-an-unknown-one", [
         (NAMESPACE, pss("enforce"), UNKNOWN), (NAMESPACE, pss("audit"), "baseline")],
      [f"mandatory namespace-pod-security {NAMESPACE}: label pod-security.kubernetes.io/audit is 'baseline', weaker than restricted"]),
@@ -170,6 +174,14 @@ KNOWN_BAD = [
 def test_a_known_bad_value_beside_an_unknown_one_is_still_reported(changes, want):
     policy = want[0].split()[1]
     assert [line for line in lines(changes) if line.split()[1] == policy] == want
+
+
+def test_a_workload_whose_component_is_unknown_is_not_placed_by_guess():
+    """Where node-placement wants the pods (web node, API node, data node, anywhere named) depends on
+    the component: unknown in preview, the rule reads nothing of the workload, even with no placement."""
+    changes = [(WEB, labels(WEB, COMPONENT), UNKNOWN), (WEB, (*pod(WEB), "nodeSelector"), DELETE)]
+    assert [line for line in lines(changes) if line.split()[1] == "node-placement"] == []
+    assert [line for line in lines(changes[1:]) if line.split()[1] == "node-placement"]  # known: reported
 
 
 def test_a_route_whose_match_is_unknown_may_be_the_acme_solvers():
