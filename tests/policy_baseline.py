@@ -291,3 +291,8 @@ def lines(changes: list[Change], config: Optional[dict[str, Any]] = None) -> lis
     for target, path, value in changes:
         docs = mutate(docs, target, path, value)
     return sorted(v.line for v in evaluate(objects(docs), prod_settings(config)))
+
+
+def case_lines(case: Case) -> list[str]:
+    """``lines`` for the baseline with one table case's change, under the case's config."""
+    return lines([(case.target, case.path, case.value)], case.config)

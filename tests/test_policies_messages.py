@@ -10,7 +10,7 @@ import pytest
 
 from policies.catalog import evaluate
 
-from .policy_baseline import DELETE, lines, manifests, mutate, objects, pod, prod_settings
+from .policy_baseline import DELETE, case_lines, lines, manifests, mutate, objects, pod, prod_settings
 
 PYTHON_WORDS = re.compile(r"\b(None|True|False)\b")
 WEB, SA, JOB = "Deployment/ai-qtrd-web", "ServiceAccount/ai-qtrd", "Job/db-migrate"
@@ -25,7 +25,7 @@ def _cases():
 def test_no_table_case_shows_a_python_value():
     shown = []
     for case in _cases():
-        shown += [line for line in lines([(case.target, case.path, case.value)], case.config) if PYTHON_WORDS.search(line)]
+        shown += [line for line in case_lines(case) if PYTHON_WORDS.search(line)]
     assert shown == []
 
 

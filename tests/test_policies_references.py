@@ -4,7 +4,7 @@ import pytest
 
 from policies.base import UNKNOWN
 
-from .policy_baseline import DELETE, Case, ctr, expected, lines, ok, pod, reported
+from .policy_baseline import DELETE, Case, case_lines, ctr, expected, lines, ok, pod, reported
 
 WEB, API, REDIS = "Deployment/ai-qtrd-web", "Deployment/ai-qtrd-api", "StatefulSet/redis"
 CRON, DS = "CronJob/redis-backup", "DaemonSet/node-agent"
@@ -59,7 +59,7 @@ MESSAGES = {
 @pytest.mark.parametrize("case_id, want", MESSAGES.items(), ids=list(MESSAGES))
 def test_messages(case_id, want):
     (case,) = [c for c in CASES if c.id == case_id]
-    assert lines([(case.target, case.path, case.value)], case.config) == want
+    assert case_lines(case) == want
 
 
 def missing(where, kind, name):

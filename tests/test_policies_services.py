@@ -4,7 +4,7 @@ import pytest
 
 from policies.base import UNKNOWN
 
-from .policy_baseline import DELETE, Case, ctr, expected, lines, ok, reported
+from .policy_baseline import DELETE, Case, case_lines, ctr, expected, lines, ok, reported
 
 SVC_WEB, SVC_API, SVC_REDIS = "Service/ai-qtrd-web", "Service/ai-qtrd-api", "Service/redis-headless"
 WEB, REDIS = "Deployment/ai-qtrd-web", "StatefulSet/redis"
@@ -52,7 +52,7 @@ MESSAGES = {
 @pytest.mark.parametrize("case_id, want", MESSAGES.items(), ids=list(MESSAGES))
 def test_messages(case_id, want):
     (case,) = [c for c in CASES if c.id == case_id]
-    assert lines([(case.target, case.path, case.value)], case.config) == want
+    assert case_lines(case) == want
 
 
 INIT = ctr(REDIS, 0, init=True)
