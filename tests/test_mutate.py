@@ -110,21 +110,36 @@ def test_each_function_meets_every_test_of_its_scope_and_no_other():
     }
 
 
-def test_the_tests_that_reached_a_function_run_first_file_by_file_quickest_first():
+def test_reached_tests_run_first_the_modules_own_file_first_then_the_quickest_file_whole():
     """pytest -x stops at the first failure: a mutant costs the tests before the one that kills it."""
     reached = {"tests/test_policies_images.py::test_slow", "tests/test_policies_base.py::test_quick",
-               "tests/test_policies_images.py::test_quick"}
-    durations = {"tests/test_policies_base.py::test_other": 0.01, "tests/test_policies_base.py::test_quick": 0.1,
+               "tests/test_policies_images.py::test_quick", "tests/test_policies_check.py::test_c",
+               "tests/test_policies_check.py::test_d"}
+    durations = {"tests/test_policies_base.py::test_other": 0.01, "tests/test_policies_base.py::test_quick": 0.3,
                  "tests/test_policies_images.py::test_slow": 2.0, "tests/test_policies_images.py::test_quick": 0.2,
-                 "tests/test_policies_check.py::test_b": 0.5, "tests/test_policies_check.py::test_a": 0.3}
+                 "tests/test_policies_check.py::test_d": 0.1, "tests/test_policies_check.py::test_c": 0.05,
+                 "tests/test_policies_check.py::test_b": 0.5, "tests/test_policies_check.py::test_a": 0.3,
+                 "tests/test_policies_images.py::test_unreached": 0.9}
     record = {"policies.images.x_check": reached}
     mutation_scope.narrow(record, durations)
     assert record["policies.images.x_check"] == [
-        "tests/test_policies_base.py::test_quick",
         "tests/test_policies_images.py::test_quick", "tests/test_policies_images.py::test_slow",
+        "tests/test_policies_check.py::test_c", "tests/test_policies_check.py::test_d",
+        "tests/test_policies_base.py::test_quick",
+        "tests/test_policies_images.py::test_unreached",
         "tests/test_policies_base.py::test_other",
         "tests/test_policies_check.py::test_a", "tests/test_policies_check.py::test_b",
     ]
+
+
+@pytest.mark.parametrize(("function", "mirror"), [
+    ("policies.security.x_check_no_host_access", "tests/test_policies_security.py"),
+    ("policies.stack.xǁStackǁ__init__", "tests/test_policies_stack.py"),
+    ("gushen_infra.workload.x_pod_spec", "tests/test_workload.py"),
+    ("gushen_infra.config.backup.xǁBackupRemoteǁport", "tests/test_config_backup.py"),
+])
+def test_a_functions_own_test_file_is_named_for_its_module(function, mirror):
+    assert mutation_scope.mirror_of(function) == mirror
 
 
 def test_survivors_of_the_last_run_are_tested_again_and_kills_stand(tmp_path):
