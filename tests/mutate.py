@@ -2,7 +2,8 @@
 
 mutmut (pyproject.toml's ``[tool.mutmut]``) does the work: it copies the sources into
 ``mutants/``, records once which tests reach which function, then runs each mutant against only
-those of its module's own tests (tests/mutation_scope.py), in workers forked from a server process, and keeps every verdict in ``mutants/``
+those of its module's own tests (tests/mutation_scope.py), in workers forked from a server process
+that collected the tests once (tests/mutation_session.py), and keeps every verdict in ``mutants/``
 so the next run retests only the functions that changed. This module runs it, then scores what
 it left there: detected (killed, timed out) over every mutant that is not listed as equivalent
 in docs/testing.md. "No tests" and survivors count against the score, and so does anything the
