@@ -11,7 +11,10 @@ and hands them to ``pytest_runtestloop``, pytest's loop with ``-x``.
 What a mutant still meets fresh: every fixture (none is set up before the fork, so a session
 fixture that renders the stack renders it under the mutant) and every test body. What it does not:
 code that runs at collection, which already ran once without a mutant; mutmut's own warm-up
-collects the tests there too, so that was true before (docs/testing.md, "Collection").
+collects the tests there too, so that was true before (docs/testing.md, "A table built at collection").
+
+``_prepareconfig`` and ``Config._do_configure`` are pytest's own, not its API: pytest is pinned in
+requirements-dev.txt, and tests/test_mutation_session.py runs them as installed.
 """
 
 from __future__ import annotations
