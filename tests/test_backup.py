@@ -76,6 +76,16 @@ def test_the_objects_and_their_names(prod):
         assert scripts[name] == (backup.FILES / name).read_text(), "the ConfigMap ships the tested scripts as they are"
 
 
+def test_the_component_outputs_name_its_claim_scripts_and_jobs(prod):
+    """What the state keeps for Backups: the names the runbooks use (``kubectl create job --from=cronjob/...``)."""
+    (component,) = prod.of_type("gushen:backup:Backups")
+    assert component.outputs == {"pvc_name": "backups", "scripts_config_map": "backup-scripts",
+                                 "redis_job": "redis-backup", "postgres_job": "postgres-backup"}
+    for kind, key in (("PersistentVolumeClaim", "pvc_name"), ("ConfigMap", "scripts_config_map"),
+                      ("CronJob", "redis_job"), ("CronJob", "postgres_job")):
+        prod.get(kind, component.outputs[key])
+
+
 def test_prod_schedules_and_retention_follow_the_spec(prod):
     redis_job, pg_job = (prod.get("CronJob", name)["spec"] for name in JOBS)
     assert redis_job["schedule"] == "0 * * * *" and env_of(container_of(prod.get("CronJob", "redis-backup")))["KEEP"] == "48"

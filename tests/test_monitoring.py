@@ -129,6 +129,18 @@ def test_no_rule_without_the_operator():
     stack = run_stack("prod", {"monitoring": {**MONITORING_ON, "prometheusRule": False}})
     assert stack.all("PrometheusRule") == []
     assert "redis-exporter" in containers(stack, "StatefulSet", "redis")
+    (alerting,) = stack.of_type("gushen:monitoring:Alerting")
+    assert "rule_name" not in alerting.outputs
+
+
+def test_the_outputs_name_the_rule_and_the_exporters_port(watched):
+    """What the state keeps: the PrometheusRule to look for, and the port Prometheus scrapes Redis on."""
+    (alerting,) = watched.of_type("gushen:monitoring:Alerting")
+    (rule,) = watched.all("PrometheusRule")
+    assert alerting.outputs == {"rule_name": rule["metadata"]["name"]}
+    (redis,) = watched.of_type("gushen:redis:RedisCluster")
+    exporter = containers(watched, "StatefulSet", "redis")["redis-exporter"]
+    assert [p["containerPort"] for p in exporter["ports"]] == [redis.outputs["metrics_port"]] == [9121]
 
 
 def test_monitored_stack_is_valid_and_passes_the_policy_pack(watched):

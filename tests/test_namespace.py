@@ -12,6 +12,14 @@ def test_namespace_has_pod_security_labels(prod):
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
 
 
+def test_the_component_outputs_name_its_namespace_secret_and_config_map(prod):
+    (component,) = prod.of_type("gushen:core:AppNamespace")
+    assert component.outputs == {"namespace": "ai-qtrd", "secret_name": "ai-qtrd-secrets", "config_map_name": "ai-qtrd-config"}
+    prod.get("Namespace", "ai-qtrd")
+    for kind, key in (("Secret", "secret_name"), ("ConfigMap", "config_map_name")):
+        assert prod.get(kind, component.outputs[key])["metadata"]["namespace"] == "ai-qtrd"
+
+
 def test_every_object_carries_the_recommended_labels(prod):
     for m in prod.manifests:
         labels = m["metadata"].get("labels", {})

@@ -220,6 +220,13 @@ def test_component_parents_its_policies(prod):
     assert policies and all(p.parent == component.urn for p in policies)
 
 
+def test_the_component_outputs_name_every_policy_it_made(prod):
+    (component,) = prod.of_type("gushen:network:NetworkIsolation")
+    names = component.outputs["policy_names"]
+    assert len(names) == len(set(names))
+    assert set(names) == {m["metadata"]["name"] for m in prod.all("NetworkPolicy")}
+
+
 def test_the_spec_example_would_block_traefik_and_dns(prod):
     """Spec 16.2 selects Traefik's namespace by ``name: kube-system`` (K3s sets no such label) and
     isolates egress without allowing DNS: applied as written, the site is down."""

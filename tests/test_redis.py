@@ -54,6 +54,42 @@ def test_the_objects_and_their_names(prod):
     assert component.name == "redis"
 
 
+def _dialled(prod, endpoint: str) -> tuple[str, bool]:
+    """The Service an endpoint ``name.namespace.svc.cluster.local:port`` reaches, and whether it has that port."""
+    host, port = endpoint.rsplit(":", 1)
+    name, namespace, tail = host.split(".", 2)
+    assert tail == "svc.cluster.local", endpoint
+    service = prod.get("Service", name)
+    assert service["metadata"]["namespace"] == namespace, endpoint
+    return name, int(port) in {p["port"] for p in service["spec"]["ports"]}
+
+
+def test_the_component_outputs_reach_its_services_and_carry_its_pod_labels(prod):
+    """What the state keeps for RedisCluster (``pulumi stack export``): endpoints an app can dial,
+    each a Service of the stack with that port, and the labels its pods and its proxy's pods carry."""
+    (component,) = prod.of_type("gushen:redis:RedisCluster")
+    out = component.outputs
+    assert [_dialled(prod, out[key]) for key in ("master_endpoint", "replicas_endpoint", "sentinel_endpoint")] == [
+        ("redis-service", True), ("redis-replicas", True), ("redis-sentinel", True)]
+    assert (out["service_name"], out["port"], out["fqdn"]) == ("redis-service", 6379, "redis-service.ai-qtrd.svc.cluster.local")
+    assert out["labels"] == prod.get("StatefulSet", "redis")["spec"]["template"]["metadata"]["labels"]
+    assert out["proxy_labels"] == prod.get("Deployment", "redis-proxy")["spec"]["template"]["metadata"]["labels"]
+    (server,) = [c for c in prod.get("StatefulSet", "redis")["spec"]["template"]["spec"]["containers"] if c["name"] == "redis"]
+    assert out["server_port"] in {p["containerPort"] for p in server["ports"]}
+    assert out["peer_ports"] == [6379, 26379]
+    proxy_ports = {p["containerPort"] for c in prod.get("Deployment", "redis-proxy")["spec"]["template"]["spec"]["containers"]
+                   for p in c.get("ports", [])}
+    assert {out["proxy_master_port"], out["proxy_replicas_port"]} <= proxy_ports
+
+
+def test_without_sentinel_the_outputs_name_no_sentinel_endpoint_and_one_peer_port():
+    redis = copy.deepcopy(prod_raw()["redis"])
+    redis["sentinel"]["enabled"] = False
+    (component,) = run_stack("prod", {"redis": redis}).of_type("gushen:redis:RedisCluster")
+    assert "sentinel_endpoint" not in component.outputs
+    assert component.outputs["peer_ports"] == [6379]
+
+
 def test_statefulset_matches_the_spec(prod):
     sts = prod.get("StatefulSet", "redis")
     spec = sts["spec"]

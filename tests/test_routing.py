@@ -94,6 +94,16 @@ def test_middleware_switches_off_remove_the_objects_and_references():
     assert [m["metadata"]["name"] for m in stack.all("Middleware")] == ["redirect-https"]
     routes = stack.get("IngressRoute", "gushen-web-https")["spec"]["routes"]
     assert all("middlewares" not in r for r in routes)
+    (component,) = stack.of_type("gushen:routing:TraefikRouting")
+    assert component.outputs["middlewares"] == ["redirect-https"]
+
+
+def test_the_component_outputs_name_its_routes_and_middlewares(prod):
+    (component,) = prod.of_type("gushen:routing:TraefikRouting")
+    assert component.outputs == {"https_route": "gushen-web-https", "http_route": "gushen-web-http",
+                                 "middlewares": ["redirect-https", "security-headers", "api-rate-limit"]}
+    assert {m["metadata"]["name"] for m in prod.all("IngressRoute")} == {"gushen-web-https", "gushen-web-http"}
+    assert {m["metadata"]["name"] for m in prod.all("Middleware")} == set(component.outputs["middlewares"])
 
 
 def test_every_reference_resolves_in_the_namespace(prod):

@@ -55,6 +55,16 @@ def test_staging_issuer_follows_its_switch(prod):
     assert staging["spec"]["acme"]["privateKeySecretRef"] == {"name": "letsencrypt-staging-account-key"}
     without = run_stack(overrides={"tls": tls_with(stagingIssuer=False)})
     assert [i["metadata"]["name"] for i in without.all("ClusterIssuer")] == ["letsencrypt-prod"]
+    (component,) = without.of_type("gushen:tls:TlsCertificate")
+    assert component.outputs["issuer_names"] == ["letsencrypt-prod"]
+
+
+def test_the_component_outputs_name_the_certificates_secret_and_its_issuers(prod):
+    (component,) = prod.of_type("gushen:tls:TlsCertificate")
+    assert component.outputs == {"secret_name": "gushen-lurus-cn-tls", "issuer_names": ["letsencrypt-prod", "letsencrypt-staging"]}
+    (certificate,) = prod.all("Certificate")
+    assert certificate["spec"]["secretName"] == component.outputs["secret_name"]
+    assert {i["metadata"]["name"] for i in prod.all("ClusterIssuer")} == set(component.outputs["issuer_names"])
 
 
 def test_certificate_follows_issuer_and_domain_config():
