@@ -14,7 +14,13 @@ def check_node_placement(obj: Obj, cfg: Mapping[str, Any]) -> Iterator[str]:
     nodes = cfg["nodes"]
     tier = component(obj)
     where = placement(pod_spec(obj))
-    if where.unknown or is_unknown(tier):
+    if where.unknown:
+        return
+    if is_unknown(tier):
+        # Where the pods belong depends on the component, unknown until `pulumi up`; but no tier
+        # accepts pods placed nowhere, so that is reported whatever the label turns out to be.
+        if obj.kind != "DaemonSet" and not where.constrained:
+            yield f"pods have no placement (nodeSelector, nodeName or node affinity), whatever their {COMPONENT} label turns out to be"
         return
     if tier == "web":
         if where.selector_node != nodes["web"]:

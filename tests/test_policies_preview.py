@@ -178,10 +178,20 @@ def test_a_known_bad_value_beside_an_unknown_one_is_still_reported(changes, want
 
 def test_a_workload_whose_component_is_unknown_is_not_placed_by_guess():
     """Where node-placement wants the pods (web node, API node, data node, anywhere named) depends on
-    the component: unknown in preview, the rule reads nothing of the workload, even with no placement."""
-    changes = [(WEB, labels(WEB, COMPONENT), UNKNOWN), (WEB, (*pod(WEB), "nodeSelector"), DELETE)]
-    assert [line for line in lines(changes) if line.split()[1] == "node-placement"] == []
-    assert [line for line in lines(changes[1:]) if line.split()[1] == "node-placement"]  # known: reported
+    the component: unknown in preview, pods placed somewhere are no finding, even on another tier's
+    node; pods placed nowhere are, as no tier accepts them."""
+    unknown = (WEB, labels(WEB, COMPONENT), UNKNOWN)
+    data_node = prod_settings()["node-placement"].values["nodes"]["data"]
+    on_the_data_node = (WEB, (*pod(WEB), "nodeSelector", "kubernetes.io/hostname"), data_node)
+    assert [line for line in lines([unknown, on_the_data_node]) if line.split()[1] == "node-placement"] == []
+    assert [line for line in lines([on_the_data_node]) if line.split()[1] == "node-placement"]  # known: reported
+    nowhere = (WEB, (*pod(WEB), "nodeSelector"), DELETE)
+    assert [line for line in lines([unknown, nowhere]) if line.split()[1] == "node-placement"] == [
+        f"mandatory node-placement {WEB}: pods have no placement (nodeSelector, nodeName or node affinity), "
+        f"whatever their {COMPONENT} label turns out to be"]
+    # A DaemonSet places itself, one pod per node: none of the baseline's has a placement.
+    daemons = "DaemonSet/node-agent"
+    assert [line for line in lines([(daemons, labels(daemons, COMPONENT), UNKNOWN)]) if line.split()[1] == "node-placement"] == []
 
 
 def test_a_route_whose_match_is_unknown_may_be_the_acme_solvers():
