@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 
 from gushen_infra import workload as w
 from gushen_infra.workload import AppLabels
-from policies.base import Obj
+from policies.base import Obj, Violation
 from policies.catalog import RULES, evaluate
 from policies.config import resolve
 
@@ -262,10 +262,25 @@ def prod_settings(document: Optional[Mapping[str, Any]] = None) -> Any:
     return resolve(with_prod(document), RULES)
 
 
+Change = tuple[str, Path, Any]
+"""``(Kind/name, path, value)``: one field of one baseline object changed."""
+
+
+def violations(changes: list[Change], config: Optional[dict[str, Any]] = None) -> list[Violation]:
+    """What the pack reports, in its order, for the baseline with ``changes`` under ``config``."""
+    docs = manifests()
+    for target, path, value in changes:
+        docs = mutate(docs, target, path, value)
+    return evaluate(objects(docs), prod_settings(config))
+
+
+def _of(case: Case) -> list[Violation]:
+    return violations([(case.target, case.path, case.value)], case.config)
+
+
 def reported(case: Case) -> set[tuple[str, str]]:
     """What the pack reports for the baseline with the case's change."""
-    docs = mutate(manifests(), case.target, case.path, case.value)
-    return {(v.policy, f"{v.kind}/{v.name}") for v in evaluate(objects(docs), prod_settings(case.config))}
+    return {(v.policy, f"{v.kind}/{v.name}") for v in _of(case)}
 
 
 def expected(case: Case) -> set[tuple[str, str]]:
@@ -277,22 +292,14 @@ def expected(case: Case) -> set[tuple[str, str]]:
 
 def findings(case: Case) -> list[str]:
     """The messages the case's policy reports, in order, for the baseline with the case's change."""
-    docs = mutate(manifests(), case.target, case.path, case.value)
-    return [v.message for v in evaluate(objects(docs), prod_settings(case.config)) if v.policy == case.policy]
-
-
-Change = tuple[str, Path, Any]
-"""``(Kind/name, path, value)``: one field of one baseline object changed."""
+    return [v.message for v in _of(case) if v.policy == case.policy]
 
 
 def lines(changes: list[Change], config: Optional[dict[str, Any]] = None) -> list[str]:
     """The pack's findings, as ``pulumi preview`` prints them, for the baseline with ``changes``."""
-    docs = manifests()
-    for target, path, value in changes:
-        docs = mutate(docs, target, path, value)
-    return sorted(v.line for v in evaluate(objects(docs), prod_settings(config)))
+    return sorted(v.line for v in violations(changes, config))
 
 
 def case_lines(case: Case) -> list[str]:
     """``lines`` for the baseline with one table case's change, under the case's config."""
-    return lines([(case.target, case.path, case.value)], case.config)
+    return sorted(v.line for v in _of(case))
