@@ -25,6 +25,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .mutation_scope import module_of
+
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
 TESTING_DOC = ROOT / "docs" / "testing.md"
@@ -52,11 +54,6 @@ def equivalents(doc: Path | None = None) -> dict[str, str]:
         if match := _EQUIVALENT_ROW.match(line):
             found[match["name"]] = match["why"].strip()
     return found
-
-
-def module_of(mutant: str) -> str:
-    """``gushen_infra.config.nodes.x_parse__mutmut_3`` -> ``gushen_infra.config.nodes``."""
-    return re.split(r"\.xǁ|\.x_", mutant, maxsplit=1)[0]
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""`make mutate`'s runner: mutmut, where a mutant meets only the tests of the module it mutates.
+"""`make mutate`'s runner: mutmut, where a mutant meets only the tests of the module it mutates
+(and, through tests/mutation_session.py, meets them in one pytest session collected once).
 
 mutmut records which tests reach which function and runs a mutant against all of them. Here
 nearly every test reaches the config loader, the workload builder and the policy pack (they
@@ -55,10 +56,16 @@ def in_scope(nodeid: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
 
 
+def module_of(name: str) -> str:
+    """The module of a mutant or function name: ``gushen_infra.config.nodes.x_parse__mutmut_3`` ->
+    ``gushen_infra.config.nodes`` (mutmut names a method ``module.xǁClassǁmethod``)."""
+    return re.split(r"\.xǁ|\.x_", name, maxsplit=1)[0]
+
+
 def mirror_of(function: str) -> str:
     """The test file written for a function's module: ``policies.security.x_f`` ->
     ``tests/test_policies_security.py``, ``gushen_infra.workload.x_f`` -> ``tests/test_workload.py``."""
-    module = re.split(r"\.xǁ|\.x_", function, maxsplit=1)[0].removeprefix("gushen_infra.")
+    module = module_of(function).removeprefix("gushen_infra.")
     return f"tests/test_{module.replace('.', '_')}.py"
 
 
