@@ -89,6 +89,8 @@ class Rendered:
     redis: Json
     sentinel: Json
     haproxy: Json
+    grace_seconds: int
+    """The pods' terminationGracePeriodSeconds: how long the kubelet waits after SIGTERM before SIGKILL."""
 
     @classmethod
     def of(cls, stack: Stack) -> "Rendered":
@@ -103,6 +105,7 @@ class Rendered:
             redis=containers["redis"],
             sentinel=containers.get("sentinel", {}),
             haproxy=proxy,
+            grace_seconds=sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
         )
 
 
@@ -141,6 +144,8 @@ class Cluster:
     """The sockets that hold the cluster's ports (closed last)."""
     password: str = PASSWORD
     """The Secret's password: what pods started from now on get (a rotation changes it)."""
+    forced: list[str] = field(default_factory=list)
+    """Processes still running when their grace period ended, so SIGKILLed (the kubelet's stop, played)."""
 
     def __post_init__(self) -> None:
         self._wrap_redis_cli()
@@ -254,13 +259,34 @@ class Cluster:
                 self.start_sentinel(i)
 
     def kill(self, i: int, sig: int = signal.SIGKILL) -> None:
+        """Signal pod ``i``'s Redis and wait for its exit (SIGTERM: as the kubelet stops it)."""
         proc = self.nodes[i].server
         assert proc is not None
-        os.killpg(proc.pid, sig)
-        self._exited(proc, f"redis-{i}", 30)
+        self._stop([(proc, f"redis-{i}")], sig)
+
+    def _stop(self, processes: list[tuple[subprocess.Popen, str]], sig: int) -> None:
+        """Send ``sig`` to each process that runs and wait for every one to exit.
+
+        SIGTERM is the kubelet's stop, played: what still runs when the pod's grace period ends gets
+        SIGKILL. Redis refuses a SIGTERM it cannot honour and keeps running: a replica writing its
+        first AOF after a full sync ("Writing initial AOF, can't exit": redis ``src/server.c``
+        ``prepareForShutdown``), or a master whose final save fails.
+        """
+        for proc, _ in processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, sig)
+        if sig == signal.SIGTERM:
+            deadline = time.monotonic() + self.rendered.grace_seconds
+            for proc, name in processes:
+                try:
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.forced.append(name)
+                    os.killpg(proc.pid, signal.SIGKILL)
+        for proc, name in processes:
+            self._exited(proc, name, 30)
 
     def _exited(self, proc: subprocess.Popen, name: str, timeout: float) -> None:
-        # Redis stays up when its shutdown save fails, and says why only in its log.
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -275,12 +301,8 @@ class Cluster:
     def stop_pod(self, i: int, sig: int = signal.SIGKILL) -> None:
         """Stop both containers of pod ``i`` (a crash with SIGKILL, the kubelet's stop with SIGTERM)."""
         node = self.nodes[i]
-        for proc in (node.server, node.sentinel):
-            if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, sig)
-        for proc, name in ((node.server, f"redis-{i}"), (node.sentinel, f"sentinel-{i}")):
-            if proc is not None:
-                self._exited(proc, name, 60)
+        self._stop([(proc, name) for proc, name in ((node.server, f"redis-{i}"), (node.sentinel, f"sentinel-{i}"))
+                    if proc is not None], sig)
 
     def stop_sentinel(self, i: int, sig: int = signal.SIGTERM) -> None:
         """Stop pod ``i``'s Sentinel container, without waiting for its exit."""

@@ -7,6 +7,7 @@ as rendered, so the measured failover time is the one the cluster gets.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -142,6 +143,33 @@ def restart_from_the_aof(cluster: Cluster, rendered: Rendered) -> None:
     assert restarted.dbsize() == 20_001
     assert restarted.get("aof:19999") == f"{19999:0200d}".encode() and restarted.get("aof:last") == b"after-rewrite"
     assert cluster.run_probe(0, rendered.redis, "readinessProbe").returncode == 0
+
+
+def test_a_replica_that_refuses_sigterm_is_killed_when_its_grace_period_ends_and_resyncs(without_sentinel, tmp_path):
+    """Redis refuses SIGTERM while a replica writes its first AOF after a full sync ("Writing initial
+    AOF, can't exit", redis ``src/server.c`` ``prepareForShutdown``) and runs on: the kubelet SIGKILLs
+    it when the pod's grace period ends. CI met it stopping the replicas right after a restart. Here
+    the state is held open: AOF switched off and on again (what a full sync does), the rewrite slowed
+    by ``rdb-key-save-delay`` (a test-only setting, microseconds per key)."""
+    rendered = dataclasses.replace(without_sentinel, grace_seconds=2)  # the render's 70 s, shortened
+    with running(rendered, tmp_path) as cluster:
+        cluster.start_all(sentinels=False)
+        cluster.wait_replicated(0)
+        master = cluster.node(0)
+        for i in range(20):
+            master.set(f"k:{i}", i)
+        assert master.execute_command("WAIT", 2, 5000) == 2
+        replica = cluster.node(1)
+        replica.config_set("rdb-key-save-delay", 1_000_000)
+        replica.config_set("appendonly", "no")
+        replica.config_set("appendonly", "yes")
+        wait_for("redis-1 writing its first AOF", lambda: replica.info("persistence")["aof_rewrite_in_progress"] == 1)
+        cluster.kill(1, signal.SIGTERM)
+        assert cluster.forced == ["redis-1"]
+        assert "Writing initial AOF, can't exit" in (cluster.nodes[1].root / "server.log").read_text()
+        cluster.start_server(1)
+        wait_for("redis-1 in sync with redis-0", lambda: cluster.replica_in_sync(1, 0), 30)
+        assert sorted(cluster.node(1).keys("k:*")) == sorted(f"k:{i}".encode() for i in range(20))
 
 
 def test_pre_stop_hands_the_master_role_over(proxied, rendered, capsys):
